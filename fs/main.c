@@ -40,6 +40,8 @@ int main(int argc, char **argv)
 			return cli_compose(argc - 1, argv + 1);
 		if (strcmp(cmd, "run") == 0)
 			return cli_run(argc - 1, argv + 1);
+		if (strcmp(cmd, "debug") == 0)
+			return cli_debug(argc - 1, argv + 1);
 	}
 	if (argc < 3) {
 		usage(stderr);
