@@ -29,11 +29,13 @@ LDLIBS   += $(PKG_LIBS) -lm
 CORE_SRC  = $(sort $(wildcard core/*.c))
 FS_SRC    = $(sort $(wildcard fs/*.c))
 UNIT_SRC  = $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 FS_OBJ    = $(FS_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check test unit run install clean fuzz bench format
+.PHONY: all deps check test unit benchbin run install clean fuzz bench format
 
 all: $(BUILD)/lavafs
 
@@ -52,7 +54,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS)
+
 unit: $(UNIT_BIN)
+
+benchbin: $(BENCH_BIN)
 
 # Installs build and test dependencies with apt-get when any is missing (silent otherwise).
 deps:
@@ -66,7 +74,8 @@ check: deps
 
 test: check
 
-bench: deps all
+# Benchmarks print ratios against a reference measured in the same run (tests/bench/b-*.sh).
+bench: deps all benchbin
 	sh tests/bench/run.sh build
 
 fuzz: deps
