@@ -15,6 +15,8 @@ struct qemu_option {
 	bool has_arg;
 };
 const struct qemu_option *qemu_option_lookup(const char *name);
+/* The whole table, sorted by name (for tests and `--help`-style listings). */
+const struct qemu_option *qemu_option_table(size_t *n);
 
 /* Check argv[1..argc-1] (argv[0] is the binary). A word where an option is expected is an
  * error ("did you mean -device?"), as is an option missing its argument at the end; an
