@@ -52,7 +52,9 @@ struct compose_input {
 	/* Final local path of an image (after download/decompression); NULL keeps "{label}". */
 	const char *(*image_path)(void *ctx, const struct compose_image *img);
 	void *image_path_ctx;
-	const char *guest_image;  /* absolute path of a prepared lava-guest.qcow2, or NULL */
+	/* Absolute path where the prepared lava-guest.qcow2 is (or will be), or NULL. The -drive
+	 * is added only when guest storage is needed (overlay has files or the job tests). */
+	const char *guest_image;
 	bool has_overlay;         /* the device's overlay holds files */
 };
 
@@ -63,7 +65,7 @@ struct compose_result {
 	struct strbuf env;          /* KEY=VALUE each followed by NUL */
 	struct strbuf device_yaml;  /* the rendered device configuration */
 	struct strbuf explain;      /* one line per argv item */
-	struct strbuf warnings;     /* one line per warning, may be empty */
+	struct strbuf warnings;     /* one line per warning (no "warning: " prefix), may be empty */
 	const char **argv_items;    /* argv as an array (argc items) */
 	size_t argc;
 	const char *device_type;    /* the template the dictionary extends, minus ".jinja2" */
