@@ -64,11 +64,11 @@ run_case() {
 	fi
 	local args=()
 	[ -d "$dir/templates" ] && args+=(-t "$dir/templates")
-	args+=("$dir/dictionary")
 	[ -f "$dir/context.yaml" ] && args+=(-c "$dir/context.yaml")
 	[ -f "$dir/job.yaml" ] && args+=(-j "$dir/job.yaml")
 	[ -f "$dir/env.yaml" ] && args+=(-e "$dir/env.yaml")
-	args+=(-o "$out")
+	# options before the dictionary: valid whether or not getopt permutes
+	args+=(-o "$out" "$dir/dictionary")
 
 	# Two variables env.yaml cases add, replace or drop.
 	LAVAFS_CASE_KEEP=kept LAVAFS_CASE_DROP=dropped LAVAFS_HOST_ARCH=$host LAVAFS_KVM=$kvm \
