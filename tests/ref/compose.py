@@ -27,6 +27,9 @@ import jinja2
 import jinja2.sandbox
 import yaml
 
+# LAVA reads YAML with libyaml's loader when PyYAML has it, as we do.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 X86_ARCHS = ("amd64", "x86_64", "i386")
 
@@ -65,7 +68,7 @@ def load_yaml(path, what):
     with open(path, encoding="utf-8") as f:
         text = f.read()
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         raise ComposeError("%s: %s" % (path, exc))
     return data
@@ -104,7 +107,7 @@ def compose(env, dictionary, context, images, has_test, host_arch, kvm, outdir):
     variables["kvm"] = kvm
     rendered = env.from_string(dictionary).render(**variables)
     try:
-        device = yaml.safe_load(rendered)
+        device = yaml.load(rendered, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         raise ComposeError("rendered device configuration is not YAML: %s" % exc)
 
