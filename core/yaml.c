@@ -45,6 +45,12 @@ struct anchor {
 	struct node *node;
 };
 
+/* Where a scalar sits in the text, in characters, for the tab check. */
+struct span {
+	size_t start, end;
+	yaml_scalar_style_t style;
+};
+
 struct reader {
 	struct arena *a;  /* the caller's: values and scalar text */
 	struct arena *na; /* ours: nodes, freed when parsing ends */
@@ -55,6 +61,11 @@ struct reader {
 	yaml_parser_t parser;
 	struct anchor *anchors; /* open addressing, size a power of two */
 	size_t nanchors, anchor_cap;
+	size_t flow_level;  /* inside [..] or {..} */
+	struct span *spans; /* kept only when the text holds a tab */
+	size_t nspans, span_cap;
+	bool want_spans;
+	struct value *nan; /* PyYAML hands out one nan object for every .nan */
 	struct lf_error *err;
 };
 
@@ -499,11 +510,85 @@ static int compose_children(struct reader *r, struct node *n, yaml_event_type_t 
 	}
 }
 
+/* Where PyYAML's own scanner is stricter than libyaml's, on what one scalar event shows. */
+static int scalar_checks(struct reader *r, yaml_event_t *ev, const struct node *n)
+{
+	int rc = 0;
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && r->flow_level &&
+	    memchr(n->text, '?', n->len)) /* PyYAML ends a flow plain scalar at '?' */
+		rc = mark_error(r, -EINVAL, ev->start_mark,
+				"'?' inside a plain scalar in a flow collection (quote the "
+				"scalar)");
+	else if (r->want_spans) {
+		if (r->nspans == r->span_cap) {
+			size_t cap = r->span_cap ? r->span_cap * 2 : 64;
+			r->spans = arena_realloc(r->na, r->spans, r->span_cap * sizeof(*r->spans),
+						 cap * sizeof(*r->spans));
+			r->span_cap = cap;
+		}
+		r->spans[r->nspans++] = (struct span){ev->start_mark.index, ev->end_mark.index,
+						      ev->data.scalar.style};
+	}
+	if (rc)
+		yaml_event_delete(ev);
+	return rc;
+}
+
+/* PyYAML's scanner takes a tab only inside quoted and block scalars and comments; libyaml
+ * also takes one as a separator or inside a plain scalar. Walk the text with the scalars'
+ * places (character indexes, as libyaml counts) and reject the tabs PyYAML would. */
+static int tab_check(struct reader *r)
+{
+	const unsigned char *s = (const unsigned char *)r->text;
+	size_t i = 0, ci = 0, k = 0, line = 0, col = 0;
+	size_t header_k = SIZE_MAX; /* the span whose first line we are on */
+	bool comment = false, header = false;
+	if (r->len >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)
+		i = 3;
+	for (; i < r->len; i++) {
+		unsigned char c = s[i];
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte is part of the character before */
+		while (k < r->nspans && r->spans[k].end <= ci)
+			k++;
+		bool inside = k < r->nspans && r->spans[k].start <= ci;
+		if (inside && header_k != k) {
+			header_k = k;
+			header = true;
+		}
+		if (c == '\n' || c == '\r') {
+			comment = false;
+			if (inside)
+				header = false;
+		} else if (c == '#' && (!inside || (header && r->spans[k].style >= YAML_LITERAL_SCALAR_STYLE))) {
+			comment = true;
+		} else if (c == '\t' && !comment) {
+			bool ok = inside && r->spans[k].style != YAML_PLAIN_SCALAR_STYLE &&
+				  (r->spans[k].style < YAML_LITERAL_SCALAR_STYLE || !header);
+			if (!ok)
+				return lf_error_set(r->err, -EINVAL, r->name, (int)line + 1,
+						    (int)col + 1,
+						    "found character '\\t' that cannot start any "
+						    "token (PyYAML takes tabs only in quoted and block "
+						    "scalars and comments)");
+		}
+		if (c == '\n') {
+			line++;
+			col = 0;
+		} else {
+			col++;
+		}
+		ci++;
+	}
+	return 0;
+}
+
 /* Consumes *ev. */
 static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct node **out)
 {
 	struct node *n = NULL;
 	const yaml_char_t *anchor = NULL;
+	bool flow = false;
 	int rc = 0;
 
 	switch (ev->type) {
@@ -533,15 +618,19 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 		else
 			n->tag = arena_strdup(r->na, tag);
 		anchor = ev->data.scalar.anchor;
+		if ((rc = scalar_checks(r, ev, n)))
+			return rc;
 		break;
 	}
 	case YAML_SEQUENCE_START_EVENT:
 		n = node_new(r, N_SEQ, ev->start_mark);
+		flow = ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
 		n->tag = collection_tag(r, ev->data.sequence_start.tag, TAG("seq"));
 		anchor = ev->data.sequence_start.anchor;
 		break;
 	case YAML_MAPPING_START_EVENT:
 		n = node_new(r, N_MAP, ev->start_mark);
+		flow = ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
 		n->tag = collection_tag(r, ev->data.mapping_start.tag, TAG("map"));
 		anchor = ev->data.mapping_start.anchor;
 		break;
@@ -562,10 +651,12 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 	if (depth > r->max_depth)
 		return node_error(r, n, "document nested deeper than %zu levels", r->max_depth);
 	n->open = true;
+	r->flow_level += flow;
 	rc = compose_children(r, n,
 			      type == YAML_SEQUENCE_START_EVENT ? YAML_SEQUENCE_END_EVENT
 								: YAML_MAPPING_END_EVENT,
 			      depth);
+	r->flow_level -= flow;
 	n->open = false;
 	return rc;
 }
@@ -831,7 +922,7 @@ static int construct_float(struct reader *r, const struct node *n, double *out)
 	}
 	if (eq(t, len, ".nan")) {
 		*out = NAN;
-		return 0;
+		return 1; /* the caller shares one value, as PyYAML does */
 	}
 	if (memchr(t, ':', len)) {
 		double value = 0.0, place = 1.0;
@@ -1144,8 +1235,16 @@ static int construct_tagged(struct reader *r, struct node *n, struct value **out
 		*out = value_int(r->a, i);
 	} else if (strcmp(tag, "float") == 0) {
 		double f = 0;
-		if ((rc = expect_kind(r, n, N_SCALAR)) || (rc = construct_float(r, n, &f)))
+		if ((rc = expect_kind(r, n, N_SCALAR)) || (rc = construct_float(r, n, &f)) < 0)
 			return rc;
+		if (rc == 1) {
+			if (!r->nan) {
+				r->nan = value_float(r->a, f);
+				r->nan->line = n->line;
+			}
+			n->built = *out = r->nan;
+			return 0;
+		}
 		*out = value_float(r->a, f);
 	} else if (strcmp(tag, "seq") == 0) {
 		if ((rc = expect_kind(r, n, N_SEQ)))
@@ -1214,6 +1313,8 @@ static int construct(struct reader *r, struct node *n, struct value **out)
 	int rc = construct_tagged(r, n, out);
 	if (rc)
 		return rc;
+	if (*out == r->nan)
+		return 0;
 	(*out)->line = n->line;
 	n->built = *out;
 	return 0;
@@ -1240,7 +1341,10 @@ int yaml_parse(struct arena *a, const char *name, const char *text, size_t len,
 		return lf_error_set(err, -ENOMEM, r.name, 0, 0, "out of memory");
 	}
 	yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+	r.want_spans = memchr(text, '\t', len) != NULL;
 	rc = compose_stream(&r, &root);
+	if (!rc && r.want_spans && r.parser.encoding == YAML_UTF8_ENCODING)
+		rc = tab_check(&r);
 	if (!rc && root)
 		rc = construct(&r, root, out);
 	else if (!rc) {
