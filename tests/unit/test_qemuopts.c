@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qemuopts.h"
 
@@ -159,12 +161,47 @@ static void test_check_unknown(void **state)
 	strbuf_release(&warn);
 }
 
+/* The table against the installed qemu-system-x86_64 (which parses every target's options):
+ * after "-OPT -zzz -yyy" QEMU complains about the first word it did not consume. Options
+ * that this QEMU does not know (newer or older releases) are skipped. */
+static void test_table_matches_qemu(void **state)
+{
+	const char *qemu = "/usr/bin/qemu-system-x86_64";
+	if (access(qemu, X_OK) != 0)
+		skip();
+	size_t n, checked = 0;
+	const struct qemu_option *t = qemu_option_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		char cmd[256], line[512] = "";
+		snprintf(cmd, sizeof(cmd), "%s -%s -zzz -yyy 2>&1 </dev/null", qemu, t[i].name);
+		FILE *p = popen(cmd, "r");
+		assert_non_null(p);
+		if (!fgets(line, sizeof(line), p))
+			line[0] = '\0';
+		pclose(p);
+		char unknown[64];
+		snprintf(unknown, sizeof(unknown), " -%s: invalid option", t[i].name);
+		if (strstr(line, unknown))
+			continue;
+		bool consumed = strstr(line, "-yyy: invalid option") != NULL;
+		bool not_consumed = strstr(line, "-zzz: invalid option") != NULL;
+		if (!consumed && !not_consumed)
+			fail_msg("-%s: unexpected answer from qemu: %s", t[i].name, line);
+		if (consumed != t[i].has_arg)
+			fail_msg("-%s: table says has_arg=%d, qemu disagrees", t[i].name,
+				 t[i].has_arg);
+		checked++;
+	}
+	assert_true(checked > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table_sorted),      cmocka_unit_test(test_lookup),
 	    cmocka_unit_test(test_check_ok),          cmocka_unit_test(test_check_missing_arg),
 	    cmocka_unit_test(test_check_stray_word), cmocka_unit_test(test_check_unknown),
+	    cmocka_unit_test(test_table_matches_qemu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
