@@ -1358,7 +1358,168 @@ int yaml_parse(struct arena *a, const char *name, const char *text, size_t len,
 	return rc;
 }
 
+/* ---- emitting ---- */
+
+static int emit_write(void *data, unsigned char *buf, size_t size)
+{
+	strbuf_add(data, buf, size);
+	return 1;
+}
+
+/* libyaml refuses invalid UTF-8: such bytes become U+FFFD (yaml_parse never makes them). */
+static const char *emit_utf8(struct strbuf *tmp, const char *s, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = *len, i = 0;
+	bool ok = true;
+	while (i < n && ok) {
+		size_t k = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+		ok = k && i + k <= n;
+		for (size_t j = 1; ok && j < k; j++)
+			ok = (u[i + j] & 0xc0) == 0x80;
+		i += k;
+	}
+	if (ok)
+		return s;
+	strbuf_reset(tmp);
+	for (i = 0; i < n;) {
+		size_t k = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+		bool good = k && i + k <= n;
+		for (size_t j = 1; good && j < k; j++)
+			good = (u[i + j] & 0xc0) == 0x80;
+		if (good) {
+			strbuf_add(tmp, u + i, k);
+			i += k;
+		} else {
+			strbuf_adds(tmp, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	*len = tmp->len;
+	return tmp->buf;
+}
+
+static int emit_scalar(yaml_emitter_t *e, const char *s, size_t len, bool plain_ok,
+		       yaml_scalar_style_t style)
+{
+	yaml_event_t ev;
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, plain_ok, 1,
+					  style))
+		return -ENOMEM;
+	return yaml_emitter_emit(e, &ev) ? 0 : -EINVAL;
+}
+
+/* A float as PyYAML's representer writes it: repr() with a dot before any exponent so it
+ * reads back as a float under YAML 1.1 rules. */
+static void emit_float_text(struct strbuf *sb, double f)
+{
+	if (isnan(f)) {
+		strbuf_adds(sb, ".nan");
+		return;
+	}
+	if (isinf(f)) {
+		strbuf_adds(sb, f < 0 ? "-.inf" : ".inf");
+		return;
+	}
+	struct strbuf r = STRBUF_INIT;
+	value_float_repr(&r, f);
+	const char *t = strbuf_str(&r), *e = strchr(t, 'e');
+	if (!strchr(t, '.') && e) {
+		strbuf_add(sb, t, (size_t)(e - t));
+		strbuf_adds(sb, ".0");
+		strbuf_adds(sb, e);
+	} else {
+		strbuf_adds(sb, t);
+	}
+	strbuf_release(&r);
+}
+
+static int emit_value(yaml_emitter_t *e, const struct value *v, int depth)
+{
+	yaml_event_t ev;
+	char num[32];
+	int rc = 0;
+	if (depth > 10000) /* values from elsewhere may be cyclic; never recurse forever */
+		return emit_scalar(e, "null", 4, true, YAML_PLAIN_SCALAR_STYLE);
+	switch (v->kind) {
+	case V_NONE:
+	case V_UNDEFINED:
+	case V_NATIVE:
+		return emit_scalar(e, "null", 4, true, YAML_PLAIN_SCALAR_STYLE);
+	case V_BOOL:
+		return emit_scalar(e, v->u.b ? "true" : "false", v->u.b ? 4 : 5, true,
+				   YAML_PLAIN_SCALAR_STYLE);
+	case V_INT:
+		snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
+		return emit_scalar(e, num, strlen(num), true, YAML_PLAIN_SCALAR_STYLE);
+	case V_FLOAT: {
+		struct strbuf t = STRBUF_INIT;
+		emit_float_text(&t, v->u.f);
+		rc = emit_scalar(e, t.buf, t.len, true, YAML_PLAIN_SCALAR_STYLE);
+		strbuf_release(&t);
+		return rc;
+	}
+	case V_STRING: {
+		struct strbuf tmp = STRBUF_INIT;
+		size_t len = v->u.str.len;
+		const char *s = emit_utf8(&tmp, v->u.str.s, &len);
+		bool plain = strcmp(resolve_scalar(s, len), TAG("str")) == 0;
+		/* multi-line text reads best as a literal block; libyaml falls back to quotes
+		 * when a block cannot hold it exactly */
+		yaml_scalar_style_t style = memchr(s, '\n', len) ? YAML_LITERAL_SCALAR_STYLE
+								 : YAML_ANY_SCALAR_STYLE;
+		rc = emit_scalar(e, s, len, plain, style);
+		strbuf_release(&tmp);
+		return rc;
+	}
+	case V_LIST:
+	case V_TUPLE:
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+							  v->u.list.len ? YAML_BLOCK_SEQUENCE_STYLE
+									: YAML_FLOW_SEQUENCE_STYLE) ||
+		    !yaml_emitter_emit(e, &ev))
+			return -EINVAL;
+		for (size_t i = 0; i < v->u.list.len && !rc; i++)
+			rc = emit_value(e, v->u.list.items[i], depth + 1);
+		if (rc || !yaml_sequence_end_event_initialize(&ev) || !yaml_emitter_emit(e, &ev))
+			return rc ? rc : -EINVAL;
+		return 0;
+	case V_MAP:
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							 v->u.map.len ? YAML_BLOCK_MAPPING_STYLE
+								      : YAML_FLOW_MAPPING_STYLE) ||
+		    !yaml_emitter_emit(e, &ev))
+			return -EINVAL;
+		for (size_t i = 0; i < v->u.map.len && !rc; i++) {
+			rc = emit_value(e, v->u.map.keys[i], depth + 1);
+			if (!rc)
+				rc = emit_value(e, v->u.map.vals[i], depth + 1);
+		}
+		if (rc || !yaml_mapping_end_event_initialize(&ev) || !yaml_emitter_emit(e, &ev))
+			return rc ? rc : -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 void yaml_emit(struct strbuf *sb, const struct value *v)
 {
-	value_repr(sb, v);
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	if (!yaml_emitter_initialize(&e))
+		return;
+	yaml_emitter_set_output(&e, emit_write, sb);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_emitter_set_indent(&e, 2);
+	yaml_emitter_set_width(&e, -1); /* long qemu options stay on one line */
+	yaml_emitter_set_break(&e, YAML_LN_BREAK);
+	bool ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+		  yaml_emitter_emit(&e, &ev) &&
+		  yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+		  yaml_emitter_emit(&e, &ev);
+	ok = ok && emit_value(&e, v, 0) == 0;
+	ok = ok && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+	     yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev);
+	(void)ok; /* only an out-of-memory can fail here, and arena allocation aborts on that */
+	yaml_emitter_delete(&e);
 }
