@@ -66,6 +66,7 @@ struct reader {
 	size_t nspans, span_cap;
 	bool want_spans;
 	struct value *nan; /* PyYAML hands out one nan object for every .nan */
+	yaml_mark_t mark;  /* where the latest node or alias starts, for limit errors */
 	struct lf_error *err;
 };
 
@@ -468,13 +469,14 @@ static int node_add(struct reader *r, struct node *parent, struct node *child)
 	parent->weight += child->weight;
 	if (child->height + 1 > parent->height)
 		parent->height = child->height + 1;
+	int line = (int)r->mark.line + 1, column = (int)r->mark.column + 1;
 	if (parent->weight > r->max_nodes)
-		return lf_error_set(r->err, -E2BIG, r->name, child->line, child->column,
+		return lf_error_set(r->err, -E2BIG, r->name, line, column,
 				    "document too large: more than %zu nodes once aliases are "
 				    "expanded",
 				    r->max_nodes);
 	if (parent->height > r->max_depth)
-		return lf_error_set(r->err, -E2BIG, r->name, child->line, child->column,
+		return lf_error_set(r->err, -E2BIG, r->name, line, column,
 				    "document nested deeper than %zu levels", r->max_depth);
 	return 0;
 }
@@ -590,6 +592,7 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 	const yaml_char_t *anchor = NULL;
 	bool flow = false;
 	int rc = 0;
+	r->mark = ev->start_mark;
 
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT: {
@@ -649,7 +652,8 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 	if (type == YAML_SCALAR_EVENT)
 		return 0;
 	if (depth > r->max_depth)
-		return node_error(r, n, "document nested deeper than %zu levels", r->max_depth);
+		return lf_error_set(r->err, -E2BIG, r->name, n->line, n->column,
+				    "document nested deeper than %zu levels", r->max_depth);
 	n->open = true;
 	r->flow_level += flow;
 	rc = compose_children(r, n,
