@@ -258,7 +258,8 @@ static int serve(struct lavafs *fs, struct fuse_args *args, struct fuse_cmdline_
 	} else {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, opts->clone_fd);
-		fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
+		if (opts->max_threads && opts->max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
 		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
 		rc = fuse_session_loop_mt(fs->se, cfg) ? 1 : 0;
 		fuse_loop_cfg_destroy(cfg);
