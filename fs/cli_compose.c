@@ -117,7 +117,7 @@ int cli_compose(int argc, char **argv)
 	const char *ctx_file = NULL, *job_file = NULL, *env_file = NULL, *outdir = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+t:c:j:e:o:h")) != -1) {
+	while ((opt = getopt(argc, argv, "t:c:j:e:o:h")) != -1) {
 		switch (opt) {
 		case 't':
 			if (ndirs >= 60) {
@@ -148,6 +148,21 @@ int cli_compose(int argc, char **argv)
 		return 2;
 	}
 	const char *dict_file = argv[optind];
+	/* The device's tags: the store keeps them beside its dictionary (devices/DEV/tags), a
+	 * dictionary kept as NAME.jinja2 may have NAME.tags beside it. */
+	struct cli_file tags = {0};
+	char tags_path[PATH_MAX];
+	size_t dl = strlen(dict_file);
+	const char *slash = strrchr(dict_file, '/');
+	const char *bn = slash ? slash + 1 : dict_file;
+	if (strcmp(bn, "dictionary") == 0)
+		snprintf(tags_path, sizeof(tags_path), "%.*stags", (int)(bn - dict_file), dict_file);
+	else if (dl > 7 && strcmp(dict_file + dl - 7, ".jinja2") == 0)
+		snprintf(tags_path, sizeof(tags_path), "%.*s.tags", (int)(dl - 7), dict_file);
+	else
+		snprintf(tags_path, sizeof(tags_path), "%s.tags", dict_file);
+	if (access(tags_path, F_OK) == 0 && cli_read_file(tags_path, &tags) < 0)
+		return 1;
 
 	struct cli_file dict = {0}, ctx = {0}, job = {0}, env = {0};
 	if (cli_read_file(dict_file, &dict) < 0 || (ctx_file && cli_read_file(ctx_file, &ctx) < 0) ||
@@ -190,7 +205,7 @@ int cli_compose(int argc, char **argv)
 		.env_yaml = env_file ? env.data : NULL,
 		.env_yaml_len = env.len,
 		.environ = environ,
-		.tags = NULL,
+		.tags = tags.data,
 		.host_arch = cli_host_arch(),
 		.kvm = cli_host_kvm(),
 		.image_path = image_path,
@@ -198,9 +213,20 @@ int cli_compose(int argc, char **argv)
 		.guest_image = guest,
 		.has_overlay = false,
 	};
-	char base[NAME_MAX + 1];
+	/* device name: DEV of devices/DEV/dictionary, else the file name without .jinja2 */
+	char base[PATH_MAX];
 	snprintf(base, sizeof(base), "%s", dict_file);
-	in.device = basename(base);
+	if (strcmp(bn, "dictionary") == 0) {
+		char *d = dirname(base);
+		char *s2 = strrchr(d, '/');
+		in.device = s2 ? s2 + 1 : d;
+	} else {
+		char *b = basename(base);
+		size_t n = strlen(b);
+		if (n > 7 && strcmp(b + n - 7, ".jinja2") == 0)
+			b[n - 7] = '\0';
+		in.device = b;
+	}
 
 	struct compose_result r;
 	struct lf_error err;
@@ -231,6 +257,7 @@ int cli_compose(int argc, char **argv)
 	cli_free_file(&ctx);
 	cli_free_file(&job);
 	cli_free_file(&env);
+	cli_free_file(&tags);
 	for (size_t i = 0; i < idir.npaths; i++)
 		free(idir.paths[i]);
 	return status;
