@@ -1059,19 +1059,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 {
 	struct lavafs *fs = fs_of(req);
 	struct handle *h = handle_of(fi);
-	if (h->gen) { /* an immutable generation: no lock needed */
-		size_t len = h->gen->out[h->node->out].len;
-		const char *data = h->gen->out[h->node->out].data;
-		if ((size_t)off >= len)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, data + off, size < len - (size_t)off ? size : len - (size_t)off);
-		return;
-	}
+	/* Replies go out from a buffer of this thread: once the kernel has the bytes the reader
+	 * may close and release the handle while writev(2) is still returning. */
 	char stackbuf[16384];
 	char *buf = size <= sizeof(stackbuf) ? stackbuf : malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (h->gen) { /* an immutable generation: no lock needed */
+		size_t len = h->gen->out[h->node->out].len, n = 0;
+		if ((size_t)off < len) {
+			n = size < len - (size_t)off ? size : len - (size_t)off;
+			memcpy(buf, h->gen->out[h->node->out].data + off, n);
+		}
+		fuse_reply_buf(req, buf, n);
+		if (buf != stackbuf)
+			free(buf);
 		return;
 	}
 	if (h->writable)
@@ -1263,7 +1267,14 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			break;
 		end += reclen;
 	}
-	fuse_reply_buf(req, dl->buf + off, end - (size_t)off);
+	char *copy = malloc(end - (size_t)off + 1); /* see op_read */
+	if (!copy) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(copy, dl->buf + off, end - (size_t)off);
+	fuse_reply_buf(req, copy, end - (size_t)off);
+	free(copy);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

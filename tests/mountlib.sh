@@ -28,6 +28,8 @@ lf_cleanup() {
 		sleep 0.2
 		kill -9 "$LF_PID" 2>/dev/null
 	fi
+	# LF_KEEP=DIR keeps the daemon's log (sanitizer reports) for a look after a failure
+	[ -n "${LF_KEEP:-}" ] && [ -n "$LF_TMP" ] && cp "$LF_TMP/daemon.log" "$LF_KEEP/" 2>/dev/null
 	[ -n "$LF_TMP" ] && rm -rf "$LF_TMP"
 }
 
@@ -94,7 +96,7 @@ lf_device() {
 	{
 		echo "{% extends 'qemu.jinja2' %}"
 		echo "{% set memory = 1024 %}"
-		[ -n "${2:-}" ] && echo "{% set mac_addr = '$2' %}"
+		if [ -n "${2:-}" ]; then echo "{% set mac_addr = '$2' %}"; fi
 	} >"$d/dictionary" || fail "write $d/dictionary"
 	echo 'arch: amd64' >"$d/context" || fail "write $d/context"
 }
