@@ -146,13 +146,15 @@ static void device_compose(struct lavafs *fs, struct device *d)
 	snprintf(rel, sizeof(rel), "devices/%s/overlay", d->name);
 	d->has_overlay = !store_dir_empty(fs, rel);
 
-	if (store_read(fs, dict_name, &dict, &dict_len) < 0) {
+	bool missing = store_read(fs, dict_name, &dict, &dict_len) < 0;
+	if (missing || strspn(dict, " \t\r\n") == dict_len) {
 		char msg[PATH_MAX + 200];
 		snprintf(msg, sizeof(msg),
-			 "error: %s is missing\n"
+			 "error: %s is %s\n"
 			 "write the device dictionary there, e.g. {%% extends 'qemu.jinja2' %%}\n",
-			 dict_name);
+			 dict_name, missing ? "missing" : "empty");
 		d->error = strdup(msg);
+		free(dict);
 		return;
 	}
 	store_read(fs, ctx_name, &ctx, &ctx_len);

@@ -728,6 +728,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			if (geteuid() == 0)
 				fchownat(fs->storefd, ov, fs->o.owner_uid, fs->o.writer_gid, 0);
 			fchmodat(fs->storefd, ov, 0775, 0);
+			/* an empty dictionary, so an admin who may not create files in the device
+			 * directory (it belongs to the writers) can still write it */
+			char dict[PATH_MAX];
+			snprintf(dict, sizeof(dict), "%s/dictionary", rel);
+			store_write(fs, dict, "", 0, 0664);
 			store_fsync_parent(fs, ov);
 			store_fsync_parent(fs, rel);
 			device_changed(fs, device_add(fs, name));

@@ -22,7 +22,7 @@ assert_fails "the daemon's own dir is visible" ls "$MNT/.lavafs"
 # a device without dictionary says what is missing
 mkdir "$MNT/devices/qemu01" || fail "mkdir device"
 [ -d "$STORE/devices/qemu01/overlay" ] || fail "device not in the store"
-grep -q '^error: .*dictionary is missing' "$MNT/devices/qemu01/status" || fail "status of an empty device: $(cat "$MNT/devices/qemu01/status")"
+grep -q '^error: .*dictionary is empty' "$MNT/devices/qemu01/status" || fail "status of an empty device: $(cat "$MNT/devices/qemu01/status")"
 assert_fails "mkdir of an existing device" mkdir "$MNT/devices/qemu01"
 assert_fails "a device named with a space" mkdir "$MNT/devices/bad name"
 assert_fails "a device named with a dot first" mkdir "$MNT/devices/.hidden"
@@ -38,7 +38,7 @@ echo 'arch: amd64' >"$D/context" || fail "write context"
 assert_eq 'arch: amd64' "$(cat "$D/context")" "context read back"
 assert_eq 'arch: amd64' "$(cat "$STORE/devices/qemu01/context")" "context in the store"
 assert_eq 12 "$(stat -c %s "$D/context")" "st_size of context"
-grep -q 'dictionary is missing' "$D/status" && fail "status still says the dictionary is missing"
+grep -q 'dictionary is empty' "$D/status" && fail "status still says the dictionary is missing"
 
 # outputs are read-only for everyone, root included
 for f in status; do
