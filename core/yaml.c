@@ -67,6 +67,7 @@ struct reader {
 	bool want_spans;
 	struct value *nan; /* PyYAML hands out one nan object for every .nan */
 	yaml_mark_t mark;  /* where the latest node or alias starts, for limit errors */
+	size_t cur_ci, cur_bi; /* a character index of libyaml's marks and its byte offset */
 	struct lf_error *err;
 };
 
@@ -585,6 +586,89 @@ static int tab_check(struct reader *r)
 	return 0;
 }
 
+/* The byte offset of libyaml's character index `ci` (marks count characters, a UTF-8 BOM not
+ * at all). Nodes come in text order, so one forward cursor serves the whole document. */
+static size_t text_offset(struct reader *r, size_t ci)
+{
+	const unsigned char *s = (const unsigned char *)r->text;
+	if (ci < r->cur_ci || r->cur_bi == 0) {
+		r->cur_ci = 0;
+		r->cur_bi = r->len >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf ? 3 : 0;
+	}
+	while (r->cur_ci < ci && r->cur_bi < r->len) {
+		r->cur_bi++;
+		while (r->cur_bi < r->len && (s[r->cur_bi] & 0xc0) == 0x80)
+			r->cur_bi++;
+		r->cur_ci++;
+	}
+	return r->cur_bi;
+}
+
+static bool is_blank_or_break(const char *s, size_t n, size_t i)
+{
+	return i >= n || s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n';
+}
+
+/* PyYAML's scanner reads a tag up to the next blank, where libyaml stops a tag at a flow
+ * indicator, and it wants a blank right after a block scalar's indicators. Look at the
+ * node's properties and header in the text to fail where PyYAML fails. */
+static int source_checks(struct reader *r, const yaml_event_t *ev, bool tagged, bool block)
+{
+	if (!(tagged || block) || r->parser.encoding != YAML_UTF8_ENCODING)
+		return 0;
+	const char *s = r->text;
+	size_t n = r->len, i = text_offset(r, ev->start_mark.index);
+	for (;;) {
+		while (i < n && strchr(" \t\r\n", s[i]) && s[i])
+			i++;
+		if (i < n && s[i] == '#') {
+			while (i < n && s[i] != '\n')
+				i++;
+			continue;
+		}
+		if (i < n && s[i] == '&') {
+			i++;
+			while (i < n && (is_digit(s[i]) || strchr("-_", s[i]) ||
+					 ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')) && s[i])
+				i++;
+			continue;
+		}
+		if (i < n && s[i] == '!') {
+			size_t start = i;
+			bool bad = false;
+			if (i + 1 < n && s[i + 1] == '<') {
+				while (i < n && s[i] != '>')
+					i++;
+				i++;
+				bad = !is_blank_or_break(s, n, i);
+			} else {
+				while (!is_blank_or_break(s, n, i)) {
+					bad |= strchr(",[]{}:", s[i]) && s[i];
+					i++;
+				}
+			}
+			if (bad)
+				return mark_error(r, -EINVAL, ev->start_mark,
+						  "tag '%.*s' runs into what follows it (PyYAML "
+						  "reads a tag up to the next space)",
+						  (int)(i - start < 64 ? i - start : 64), s + start);
+			continue;
+		}
+		break;
+	}
+	if (!block || i >= n || (s[i] != '|' && s[i] != '>'))
+		return 0;
+	i++;
+	for (int k = 0; k < 2 && i < n && (strchr("+-", s[i]) || is_digit(s[i])) && s[i]; k++)
+		i++;
+	if (i < n && s[i] != ' ' && s[i] != '\r' && s[i] != '\n')
+		return mark_error(r, -EINVAL, ev->start_mark,
+				  "expected chomping or indentation indicators, but found '%c' (a "
+				  "block scalar header needs a space before a comment)",
+				  s[i]);
+	return 0;
+}
+
 /* Consumes *ev. */
 static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct node **out)
 {
@@ -615,11 +699,21 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 		n->len = ev->data.scalar.length;
 		n->text = arena_strndup(r->a, (const char *)ev->data.scalar.value, n->len);
 		const char *tag = (const char *)ev->data.scalar.tag;
-		if (!tag || strcmp(tag, "!") == 0)
+		/* PyYAML resolves a `!` scalar like a plain one, even an empty one */
+		if (tag && strcmp(tag, "!") == 0)
+			n->tag = resolve_scalar(n->text, n->len);
+		else if (!tag)
 			n->tag = ev->data.scalar.plain_implicit ? resolve_scalar(n->text, n->len)
 								: TAG("str");
 		else
 			n->tag = arena_strdup(r->na, tag);
+		rc = source_checks(r, ev, tag != NULL,
+				   ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+					   ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE);
+		if (rc) {
+			yaml_event_delete(ev);
+			return rc;
+		}
 		anchor = ev->data.scalar.anchor;
 		if ((rc = scalar_checks(r, ev, n)))
 			return rc;
@@ -628,12 +722,14 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 	case YAML_SEQUENCE_START_EVENT:
 		n = node_new(r, N_SEQ, ev->start_mark);
 		flow = ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+		rc = source_checks(r, ev, ev->data.sequence_start.tag != NULL, false);
 		n->tag = collection_tag(r, ev->data.sequence_start.tag, TAG("seq"));
 		anchor = ev->data.sequence_start.anchor;
 		break;
 	case YAML_MAPPING_START_EVENT:
 		n = node_new(r, N_MAP, ev->start_mark);
 		flow = ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
+		rc = source_checks(r, ev, ev->data.mapping_start.tag != NULL, false);
 		n->tag = collection_tag(r, ev->data.mapping_start.tag, TAG("map"));
 		anchor = ev->data.mapping_start.anchor;
 		break;
@@ -642,7 +738,7 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 		yaml_event_delete(ev);
 		return rc;
 	}
-	if (anchor)
+	if (anchor && !rc)
 		rc = anchor_add(r, (const char *)anchor, n);
 	yaml_event_type_t type = ev->type;
 	yaml_event_delete(ev);

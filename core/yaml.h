@@ -16,13 +16,20 @@ struct yaml_limits {
 	size_t max_nodes;   /* nodes after alias expansion ("billion laughs"); 0 = default (1e6) */
 };
 
-/* Parse the first document of `text` (an empty stream is None). `name` is the file name used
- * in errors. Every value gets the 1-based line it starts on in value->line. */
+/* Parse the one document of `text` as yaml.safe_load does: an empty stream (or only comments)
+ * is None, a second document is an error ("expected a single document in the stream").
+ * `name` is the file name used in errors, which carry 1-based line and column. Every value
+ * gets the 1-based line it starts on in value->line; aliases share the anchored value.
+ * Errors: -EINVAL (syntax, unknown tag, bad scalar for its tag), -ERANGE (int beyond int64),
+ * -E2BIG (a limit), -ENOMEM. Timestamps and !!binary stay strings (their text); !!set is a
+ * mapping to None; !!omap/!!pairs are lists of 2-tuples. */
 int yaml_parse(struct arena *a, const char *name, const char *text, size_t len,
 	       const struct yaml_limits *limits, struct value **out, struct lf_error *err);
 
 /* Emit `v` as a block-style YAML document (mappings keep their order), quoting strings that
- * would otherwise resolve to another type, so yaml_parse(yaml_emit(v)) == v. */
+ * would otherwise resolve to another type, so yaml_parse(yaml_emit(v)) == v. Tuples are
+ * written as sequences, Undefined and engine objects as null; shared values are written out
+ * in full at each place (no anchors). */
 void yaml_emit(struct strbuf *sb, const struct value *v);
 
 #endif
