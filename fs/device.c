@@ -231,6 +231,11 @@ static bool shares_mac(const struct device *a, const struct device *b)
 	return false;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* The status file: the first line says where the device is, the rest are warnings. */
 static void status_build(struct lavafs *fs, struct device *d, struct strbuf *sb)
 {
@@ -246,17 +251,27 @@ static void status_build(struct lavafs *fs, struct device *d, struct strbuf *sb)
 			strbuf_addf(sb, "warning: %.*s\n", (int)n, w);
 		w += n + (nl ? 1 : 0);
 	}
-	for (size_t i = 0; i < d->nmacs; i++)
+	for (size_t i = 0; i < d->nmacs; i++) {
+		/* the other devices in name order, so the status is the same after a restart */
+		const char **names = NULL;
+		size_t n = 0;
 		for (struct device *e = fs->devices; e; e = e->next) {
 			if (e == d || !e->composed_ok)
 				continue;
 			for (size_t j = 0; j < e->nmacs; j++)
 				if (strcasecmp(d->macs[i], e->macs[j]) == 0) {
-					strbuf_addf(sb, "warning: MAC %s is also used by device %s\n",
-						    d->macs[i], e->name);
+					if (!(names = realloc(names, (n + 1) * sizeof(*names))))
+						abort();
+					names[n++] = e->name;
 					break;
 				}
 		}
+		if (n)
+			qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t k = 0; k < n; k++)
+			strbuf_addf(sb, "warning: MAC %s is also used by device %s\n", d->macs[i], names[k]);
+		free(names);
+	}
 	if (d->device_type) {
 		char rel[PATH_MAX];
 		snprintf(rel, sizeof(rel), "health-checks/%s.yaml", d->device_type);
