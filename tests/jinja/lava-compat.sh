@@ -310,7 +310,7 @@ for i in $(seq 1 "$n"); do
 	fi
 done
 
-cat "$work"/res/[0-9]* 2>/dev/null | awk -F'\t' '
+for i in $(seq 1 "$n"); do [ -f "$work/res/$i" ] && cat "$work/res/$i"; done | awk -F'\t' '
 {
 	agree = ($1 == "identical" || $1 == "both-failed")
 	r[$2]++; if (agree) ra[$2]++
