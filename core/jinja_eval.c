@@ -48,6 +48,7 @@ struct frame {
 	bool suppress;       /* output after {% extends %} is discarded */
 	const struct jtemplate **parent; /* where {% extends %} stores the parent */
 	struct jloop *loop;
+	bool autoescape; /* inside {% autoescape true %} */
 };
 
 struct jloop {
@@ -1895,6 +1896,17 @@ static struct value *make_module(struct jrender *r, struct frame *f, const struc
 	return native(r, NT_MODULE, c->exports, "module");
 }
 
+/* Values jinja2 marks safe (Markup): escaping them again would double-escape. */
+static bool is_markup_expr(const struct jnode *e)
+{
+	if (e->kind == J_CALL)
+		return true;
+	if (e->kind == J_FILTER)
+		return !strcmp(e->str, "safe") || !strcmp(e->str, "e") || !strcmp(e->str, "escape") ||
+		       !strcmp(e->str, "forceescape") || !strcmp(e->str, "tojson");
+	return false;
+}
+
 static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 {
 	switch (n->kind) {
@@ -1910,10 +1922,16 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			return -1;
 		if (f->suppress)
 			return 0;
-		if (v->kind == V_STRING)
+		if (v->kind == V_STRING && !f->autoescape)
 			return emit(r, f, n, v->u.str.s, v->u.str.len, true);
 		struct strbuf sb = STRBUF_INIT;
 		to_str(&sb, v);
+		if (f->autoescape && !is_markup_expr(n->a)) {
+			struct strbuf esc = STRBUF_INIT;
+			jinja_html_escape(&esc, sb.buf ? sb.buf : "", sb.len);
+			strbuf_release(&sb);
+			sb = esc;
+		}
 		int rc = emit(r, f, n, sb.buf ? sb.buf : "", sb.len, true);
 		strbuf_release(&sb);
 		return rc;
@@ -2126,18 +2144,28 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		struct frame wf = *f;
 		wf.scope = scope_new(r, f->scope);
 		wf.toplevel = false;
-		for (size_t i = 0; i < n->nkids2; i++) {
-			/* values see the outer scope plus earlier targets of the same with */
-			struct value *v = eval(r, &wf, n->c->kids[i]);
-			if (!v)
+		/* every value is computed in the outer scope before any target is bound */
+		struct value **vals = arena_alloc(r->a, (n->nkids2 + 1) * sizeof(*vals));
+		for (size_t i = 0; i < n->nkids2; i++)
+			if (!(vals[i] = eval(r, f, n->c->kids[i])))
 				return -1;
-			if (!unpack(r, &wf, n->kids2[i], v, wf.scope))
+		for (size_t i = 0; i < n->nkids2; i++)
+			if (!unpack(r, &wf, n->kids2[i], vals[i], wf.scope))
 				return -1;
-		}
 		return exec_body(r, &wf, n->kids, n->nkids);
 	}
-	case J_SCOPE:
-		return exec_body(r, f, n->kids, n->nkids);
+	case J_SCOPE: {
+		struct frame af = *f;
+		if (n->a) {
+			struct value *on = eval(r, f, n->a);
+			if (!on)
+				return -1;
+			af.autoescape = value_truthy(on);
+		}
+		int rc = exec_body(r, &af, n->kids, n->nkids);
+		f->suppress = af.suppress;
+		return rc;
+	}
 	default:
 		jr_error(r, n, -EINVAL, "unexpected node in statement list");
 		return -1;

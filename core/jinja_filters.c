@@ -2615,8 +2615,13 @@ FN(f_format)
 
 static void html_escape(struct strbuf *sb, const struct value *s)
 {
-	for (size_t i = 0; i < s->u.str.len; i++) {
-		char c = s->u.str.s[i];
+	jinja_html_escape(sb, s->u.str.s, s->u.str.len);
+}
+
+void jinja_html_escape(struct strbuf *sb, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
 		switch (c) {
 		case '&':
 			strbuf_adds(sb, "&amp;");

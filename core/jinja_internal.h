@@ -221,6 +221,7 @@ struct jmethod {
 };
 
 /* shlex.quote and LAVA's yaml_quote, for the CLI too */
+void jinja_html_escape(struct strbuf *sb, const char *s, size_t len);
 void jinja_shlex_quote(struct strbuf *sb, const char *s, size_t len);
 
 /* UTF-8 helpers */
