@@ -1,4 +1,5 @@
 #include "value.h"
+#include "value_printable.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -378,15 +379,22 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-/* The code points CPython's str.isprintable() rejects that real files might hold. */
+/* CPython's str.isprintable(), which decides what repr() escapes: a binary search of the
+ * non-printable runs (unassigned, private use, format, separators, ...). */
 static bool py_printable(uint32_t cp)
 {
-	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0xa0) || cp == 0xad)
-		return false;
-	if ((cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-	    (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff || cp == 0x1680 ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfff9 && cp <= 0xfffb) || cp == 0x180e)
-		return false;
+	if (cp >= 0x20 && cp < 0x7f)
+		return true;
+	size_t lo = 0, hi = sizeof(value_nonprintable) / sizeof(value_nonprintable[0]);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cp < value_nonprintable[mid][0])
+			hi = mid;
+		else if (cp > value_nonprintable[mid][1])
+			lo = mid + 1;
+		else
+			return false;
+	}
 	return true;
 }
 

@@ -643,7 +643,7 @@ static int source_checks(struct reader *r, const yaml_event_t *ev, bool tagged, 
 				bad = !is_blank_or_break(s, n, i);
 			} else {
 				while (!is_blank_or_break(s, n, i)) {
-					bad |= strchr(",[]{}:", s[i]) && s[i];
+					bad |= strchr(",[]{}", s[i]) && s[i];
 					i++;
 				}
 			}

@@ -11,6 +11,24 @@
 
 #include "yaml.h"
 
+/* !!omap and !!pairs make tuples, which come back from the emitter as lists. */
+static int has_tuple(const struct value *v, int depth)
+{
+	if (depth > 200)
+		return 1;
+	if (v->kind == V_TUPLE)
+		return 1;
+	if (v->kind == V_LIST)
+		for (size_t i = 0; i < v->u.list.len; i++)
+			if (has_tuple(v->u.list.items[i], depth + 1))
+				return 1;
+	if (v->kind == V_MAP)
+		for (size_t i = 0; i < v->u.map.len; i++)
+			if (has_tuple(v->u.map.vals[i], depth + 1))
+				return 1;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* small limits keep alias bombs and deep nesting cheap while still hitting the checks */
@@ -34,8 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* what we write we must be able to read */
 		value_repr(&r1, v);
 		value_repr(&r2, w);
-		/* tuples (!!omap) come back as lists; everything else must be equal */
-		if (!strstr(strbuf_str(&r1), "(") && strcmp(strbuf_str(&r1), strbuf_str(&r2)) != 0)
+		if (!has_tuple(v, 0) && strcmp(strbuf_str(&r1), strbuf_str(&r2)) != 0)
 			abort();
 		strbuf_release(&sb);
 		strbuf_release(&r1);

@@ -111,6 +111,9 @@ static void test_strings_and_quotes(void **state)
 	check("a: |+\n  x\n\n", "{'a': 'x\\n\\n'}");
 	check("[! 12, ! '12', ! yes]", "[12, 12, True]"); /* PyYAML resolves `!` scalars */
 	check("café: 日本", "{'café': '日本'}");
+	/* repr() escapes what str.isprintable() rejects: unassigned, private use, format */
+	check("\"\\u09d9 \\ueded \\u202e \\u00ad \\U0010fffd \\u00e9\"",
+	      "'\\u09d9 \\ueded \\u202e \\xad \\U0010fffd é'");
 }
 
 static void test_timestamps_binary(void **state)
