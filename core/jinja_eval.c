@@ -2326,11 +2326,17 @@ int jinja_eval_render(struct jinja_env *env, const struct jtemplate *root,
 	if (info && rc == 0) {
 		info->lines = r.lines;
 		info->nlines = r.nlines;
+		/* The info outlives the templates (a source template is freed right after the
+		 * render, cached ones may be evicted): copy every name and value into `a`. */
 		for (size_t i = 0; i < r.nlines; i++) {
-			r.lines[i].vars = r.accs[i].vars;
+			r.lines[i].template = r.lines[i].template ?
+						      arena_strdup(a, r.lines[i].template) : NULL;
 			r.lines[i].nvars = r.accs[i].n;
+			r.lines[i].vars = arena_alloc(a, (r.accs[i].n + 1) * sizeof(char *));
+			for (size_t k = 0; k < r.accs[i].n; k++)
+				r.lines[i].vars[k] = arena_strdup(a, r.accs[i].vars[k]);
 		}
-		info->toplevel = r.toplevel;
+		info->toplevel = r.toplevel ? value_clone(a, r.toplevel) : NULL;
 		info->nloaded = r.nloaded + 1;
 		info->loaded = arena_alloc(a, info->nloaded * sizeof(char *));
 		info->loaded[0] = arena_strdup(a, root->name);

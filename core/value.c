@@ -164,6 +164,9 @@ struct value *value_clone(struct arena *a, const struct value *v)
 	case V_UNDEFINED:
 		c->u.undef.name = v->u.undef.name ? arena_strdup(a, v->u.undef.name) : NULL;
 		break;
+	case V_NATIVE: /* the object stays shared; its name must outlive the original's arena */
+		c->u.native.name = v->u.native.name ? arena_strdup(a, v->u.native.name) : NULL;
+		break;
 	case V_LIST:
 	case V_TUPLE:
 		c->u.list.items = NULL;
