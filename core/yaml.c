@@ -8,7 +8,15 @@
  * Deliberate differences from yaml.safe_load, all for lack of a matching value type:
  * timestamps and !!binary stay strings holding the scalar's text (after the same validation
  * PyYAML does), !!set is a mapping whose values are None, integers beyond int64 are an error,
- * and a recursive alias (`&a [*a]`) is an error rather than a self-containing list. */
+ * and a recursive alias (`&a [*a]`) is an error rather than a self-containing list.
+ *
+ * The text is scanned by libyaml, not by PyYAML's own scanner. Where PyYAML is the stricter
+ * one we check the text ourselves and fail as it does (tabs outside quoted and block scalars
+ * and comments, '?' inside a flow plain scalar, a tag running into a flow indicator, a block
+ * scalar header without a space before its comment). Where libyaml is the stricter one we
+ * fail and PyYAML would not: an empty value right after ':' in a flow collection (`[a:]`,
+ * `{a:}`, `[? : x]`), `%YAML 1.3` and later minor versions, and escapes of lone surrogates
+ * (`"\ud800"`, which UTF-8 cannot hold anyway). tests/t-yaml-diff.sh keeps the rest equal. */
 #include "yaml.h"
 
 #include <errno.h>
@@ -28,11 +36,11 @@ enum node_kind { N_SCALAR, N_SEQ, N_MAP };
 
 struct node {
 	enum node_kind kind;
-	const char *tag; /* resolved: "tag:yaml.org,2002:str", "!foo", ... */
+	const char *tag;  /* resolved: "tag:yaml.org,2002:str", "!foo", ... */
 	const char *text; /* scalar text, NUL-terminated, in the caller's arena */
 	size_t len;
 	struct node **items; /* sequence items, or key, value, key, value ... */
-	size_t n, cap;       /* entries used in items (a mapping uses two per pair) */
+	size_t n, cap;	     /* entries used in items (a mapping uses two per pair) */
 	int line, column;
 	size_t weight; /* nodes in the subtree once aliases are expanded */
 	size_t height; /* nesting levels in the subtree once aliases are expanded */
@@ -65,14 +73,14 @@ struct reader {
 	struct span *spans; /* kept only when the text holds a tab */
 	size_t nspans, span_cap;
 	bool want_spans;
-	struct value *nan; /* PyYAML hands out one nan object for every .nan */
-	yaml_mark_t mark;  /* where the latest node or alias starts, for limit errors */
+	struct value *nan;     /* PyYAML hands out one nan object for every .nan */
+	yaml_mark_t mark;      /* where the latest node or alias starts, for limit errors */
 	size_t cur_ci, cur_bi; /* a character index of libyaml's marks and its byte offset */
 	struct lf_error *err;
 };
 
 static int node_error(struct reader *r, const struct node *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int node_error(struct reader *r, const struct node *n, const char *fmt, ...)
 {
@@ -86,7 +94,7 @@ static int node_error(struct reader *r, const struct node *n, const char *fmt, .
 }
 
 static int mark_error(struct reader *r, int code, yaml_mark_t m, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int mark_error(struct reader *r, int code, yaml_mark_t m, const char *fmt, ...)
 {
@@ -212,16 +220,17 @@ static bool eq(const char *s, size_t n, const char *lit)
 
 static bool match_bool(const char *s, size_t n)
 {
-	static const char *const words[] = {"yes",   "Yes",   "YES",   "no",   "No",   "NO",
-					    "true",  "True",  "TRUE",  "false", "False", "FALSE",
-					    "on",    "On",    "ON",    "off",  "Off",  "OFF"};
+	static const char *const words[] = {"yes",  "Yes",  "YES",  "no",    "No",    "NO",
+					    "true", "True", "TRUE", "false", "False", "FALSE",
+					    "on",   "On",   "ON",   "off",   "Off",   "OFF"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (eq(s, n, words[i]))
 			return true;
 	return false;
 }
 
-/* (?::[0-5]?[0-9])+ starting at s[*i]; greedy matching is exact here (see tests). */
+/* (?::[0-5]?[0-9])+ starting at s[*i]. Taking two digits whenever they fit is exact: a
+ * group can only be followed by ':', '.' or the end, never by a digit. */
 static bool match_sexagesimal(const char *s, size_t n, size_t *i)
 {
 	size_t groups = 0;
@@ -275,7 +284,8 @@ static bool match_float(const char *s, size_t n)
 	}
 	if (s[0] == '-' || s[0] == '+') {
 		i = 1;
-		if (eq(s + 1, n - 1, ".inf") || eq(s + 1, n - 1, ".Inf") || eq(s + 1, n - 1, ".INF"))
+		if (eq(s + 1, n - 1, ".inf") || eq(s + 1, n - 1, ".Inf") ||
+		    eq(s + 1, n - 1, ".INF"))
 			return true;
 	}
 	if (i >= n || !is_digit(s[i]))
@@ -343,8 +353,8 @@ static int num(const char *s, size_t a, size_t b)
 }
 
 /* PyYAML's constructor regexp for timestamps: date, then optionally time, fraction and zone.
- * `date_digits` is 2 for the resolver (month and day exactly two digits in the date-only
- * form) and 1 for the constructor. */
+ * `strict_date` is the resolver's rule: a date alone needs two-digit month and day; with a
+ * time (and for an explicit !!timestamp) one digit will do. */
 static bool parse_timestamp(const char *s, size_t n, bool strict_date, struct timestamp *t)
 {
 	size_t i = 0, a;
@@ -416,7 +426,6 @@ static bool match_timestamp(const char *s, size_t n)
 	struct timestamp t;
 	if (n < 10 || !is_digit(s[0]))
 		return false;
-	/* the resolver's long form needs two-digit minute and second like the constructor */
 	return parse_timestamp(s, n, true, &t);
 }
 
@@ -491,8 +500,7 @@ static const char *collection_tag(struct reader *r, const yaml_char_t *tag, cons
 
 static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct node **out);
 
-static int compose_children(struct reader *r, struct node *n, yaml_event_type_t end,
-			    size_t depth)
+static int compose_children(struct reader *r, struct node *n, yaml_event_type_t end, size_t depth)
 {
 	for (;;) {
 		yaml_event_t ev;
@@ -529,8 +537,8 @@ static int scalar_checks(struct reader *r, yaml_event_t *ev, const struct node *
 						 cap * sizeof(*r->spans));
 			r->span_cap = cap;
 		}
-		r->spans[r->nspans++] = (struct span){ev->start_mark.index, ev->end_mark.index,
-						      ev->data.scalar.style};
+		r->spans[r->nspans++] =
+		    (struct span){ev->start_mark.index, ev->end_mark.index, ev->data.scalar.style};
 	}
 	if (rc)
 		yaml_event_delete(ev);
@@ -563,17 +571,18 @@ static int tab_check(struct reader *r)
 			comment = false;
 			if (inside)
 				header = false;
-		} else if (c == '#' && (!inside || (header && r->spans[k].style >= YAML_LITERAL_SCALAR_STYLE))) {
+		} else if (c == '#' && (!inside || (header && r->spans[k].style >=
+								  YAML_LITERAL_SCALAR_STYLE))) {
 			comment = true;
 		} else if (c == '\t' && !comment) {
 			bool ok = inside && r->spans[k].style != YAML_PLAIN_SCALAR_STYLE &&
 				  (r->spans[k].style < YAML_LITERAL_SCALAR_STYLE || !header);
 			if (!ok)
-				return lf_error_set(r->err, -EINVAL, r->name, (int)line + 1,
-						    (int)col + 1,
-						    "found character '\\t' that cannot start any "
-						    "token (PyYAML takes tabs only in quoted and block "
-						    "scalars and comments)");
+				return lf_error_set(
+				    r->err, -EINVAL, r->name, (int)line + 1, (int)col + 1,
+				    "found character '\\t' that cannot start any "
+				    "token (PyYAML takes tabs only in quoted and block "
+				    "scalars and comments)");
 		}
 		if (c == '\n') {
 			line++;
@@ -628,8 +637,10 @@ static int source_checks(struct reader *r, const yaml_event_t *ev, bool tagged, 
 		}
 		if (i < n && s[i] == '&') {
 			i++;
-			while (i < n && (is_digit(s[i]) || strchr("-_", s[i]) ||
-					 ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')) && s[i])
+			while (i < n &&
+			       (is_digit(s[i]) || strchr("-_", s[i]) ||
+				((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')) &&
+			       s[i])
 				i++;
 			continue;
 		}
@@ -651,7 +662,8 @@ static int source_checks(struct reader *r, const yaml_event_t *ev, bool tagged, 
 				return mark_error(r, -EINVAL, ev->start_mark,
 						  "tag '%.*s' runs into what follows it (PyYAML "
 						  "reads a tag up to the next space)",
-						  (int)(i - start < 64 ? i - start : 64), s + start);
+						  (int)(i - start < 64 ? i - start : 64),
+						  s + start);
 			continue;
 		}
 		break;
@@ -709,7 +721,7 @@ static int compose_node(struct reader *r, yaml_event_t *ev, size_t depth, struct
 			n->tag = arena_strdup(r->na, tag);
 		rc = source_checks(r, ev, tag != NULL,
 				   ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
-					   ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE);
+				       ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE);
 		if (rc) {
 			yaml_event_delete(ev);
 			return rc;
@@ -1057,8 +1069,8 @@ static int construct_bool(struct reader *r, const struct node *n, bool *out)
 	if (n->len >= sizeof(low))
 		goto bad;
 	for (size_t i = 0; i <= n->len; i++)
-		low[i] = (char)(n->text[i] >= 'A' && n->text[i] <= 'Z' ? n->text[i] + 32
-								       : n->text[i]);
+		low[i] =
+		    (char)(n->text[i] >= 'A' && n->text[i] <= 'Z' ? n->text[i] + 32 : n->text[i]);
 	if (eq(low, n->len, "yes") || eq(low, n->len, "true") || eq(low, n->len, "on")) {
 		*out = true;
 		return 0;
@@ -1104,8 +1116,9 @@ static int check_binary(struct reader *r, const struct node *n)
 	for (size_t i = 0; i < n->len; i++) {
 		unsigned char c = (unsigned char)n->text[i];
 		if (c >= 0x80)
-			return node_error(r, n, "failed to convert base64 data into ascii "
-						"characters");
+			return node_error(r, n,
+					  "failed to convert base64 data into ascii "
+					  "characters");
 	}
 	for (size_t i = 0; i < n->len; i++) {
 		char c = n->text[i];
@@ -1156,10 +1169,11 @@ static int flatten_mapping(struct reader *r, struct node *n)
 			nsrc = v->n;
 			for (size_t j = 0; j < nsrc; j++)
 				if (srcs[j]->kind != N_MAP)
-					return node_error(r, srcs[j],
-							  "expected a mapping for merging, but found "
-							  "%s",
-							  kind_name(srcs[j]));
+					return node_error(
+					    r, srcs[j],
+					    "expected a mapping for merging, but found "
+					    "%s",
+					    kind_name(srcs[j]));
 		} else if (v->kind != N_MAP) {
 			return node_error(r, v,
 					  "expected a mapping or list of mappings for merging, but "
@@ -1299,7 +1313,9 @@ static int expect_kind(struct reader *r, const struct node *n, enum node_kind ki
 	if (n->kind == kind)
 		return 0;
 	return node_error(r, n, "expected a %s node, but found %s (tag '%s')",
-			  kind == N_SCALAR ? "scalar" : kind == N_SEQ ? "sequence" : "mapping",
+			  kind == N_SCALAR ? "scalar"
+			  : kind == N_SEQ  ? "sequence"
+					   : "mapping",
 			  kind_name(n), n->tag);
 }
 
@@ -1381,11 +1397,12 @@ static int construct_tagged(struct reader *r, struct node *n, struct value **out
 		for (size_t i = 0; i < n->n; i++) {
 			struct node *item = n->items[i];
 			if (item->kind != N_MAP || item->n != 2)
-				return node_error(r, item,
-						  "expected a mapping of length 1 in !!%s, but found "
-						  "%s",
-						  tag, item->kind == N_MAP ? "a longer mapping"
-									   : kind_name(item));
+				return node_error(
+				    r, item,
+				    "expected a mapping of length 1 in !!%s, but found "
+				    "%s",
+				    tag,
+				    item->kind == N_MAP ? "a longer mapping" : kind_name(item));
 			struct value *t = value_tuple(r->a), *k, *v;
 			t->line = item->line;
 			if ((rc = construct(r, item->items[0], &k)) ||
@@ -1424,14 +1441,14 @@ int yaml_parse(struct arena *a, const char *name, const char *text, size_t len,
 	       const struct yaml_limits *limits, struct value **out, struct lf_error *err)
 {
 	struct reader r = {
-		.a = a,
-		.na = arena_new(),
-		.name = name ? name : "",
-		.text = text,
-		.len = len,
-		.max_depth = limits && limits->max_depth ? limits->max_depth : 256,
-		.max_nodes = limits && limits->max_nodes ? limits->max_nodes : 1000000,
-		.err = err,
+	    .a = a,
+	    .na = arena_new(),
+	    .name = name ? name : "",
+	    .text = text,
+	    .len = len,
+	    .max_depth = limits && limits->max_depth ? limits->max_depth : 256,
+	    .max_nodes = limits && limits->max_nodes ? limits->max_nodes : 1000000,
+	    .err = err,
 	};
 	struct node *root = NULL;
 	int rc;
@@ -1473,7 +1490,11 @@ static const char *emit_utf8(struct strbuf *tmp, const char *s, size_t *len)
 	size_t n = *len, i = 0;
 	bool ok = true;
 	while (i < n && ok) {
-		size_t k = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+		size_t k = u[i] < 0x80	       ? 1
+			   : (u[i] >> 5) == 6  ? 2
+			   : (u[i] >> 4) == 14 ? 3
+			   : (u[i] >> 3) == 30 ? 4
+					       : 0;
 		ok = k && i + k <= n;
 		for (size_t j = 1; ok && j < k; j++)
 			ok = (u[i + j] & 0xc0) == 0x80;
@@ -1483,7 +1504,11 @@ static const char *emit_utf8(struct strbuf *tmp, const char *s, size_t *len)
 		return s;
 	strbuf_reset(tmp);
 	for (i = 0; i < n;) {
-		size_t k = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+		size_t k = u[i] < 0x80	       ? 1
+			   : (u[i] >> 5) == 6  ? 2
+			   : (u[i] >> 4) == 14 ? 3
+			   : (u[i] >> 3) == 30 ? 4
+					       : 0;
 		bool good = k && i + k <= n;
 		for (size_t j = 1; good && j < k; j++)
 			good = (u[i + j] & 0xc0) == 0x80;
@@ -1566,17 +1591,17 @@ static int emit_value(yaml_emitter_t *e, const struct value *v, int depth)
 		bool plain = strcmp(resolve_scalar(s, len), TAG("str")) == 0;
 		/* multi-line text reads best as a literal block; libyaml falls back to quotes
 		 * when a block cannot hold it exactly */
-		yaml_scalar_style_t style = memchr(s, '\n', len) ? YAML_LITERAL_SCALAR_STYLE
-								 : YAML_ANY_SCALAR_STYLE;
+		yaml_scalar_style_t style =
+		    memchr(s, '\n', len) ? YAML_LITERAL_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
 		rc = emit_scalar(e, s, len, plain, style);
 		strbuf_release(&tmp);
 		return rc;
 	}
 	case V_LIST:
 	case V_TUPLE:
-		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-							  v->u.list.len ? YAML_BLOCK_SEQUENCE_STYLE
-									: YAML_FLOW_SEQUENCE_STYLE) ||
+		if (!yaml_sequence_start_event_initialize(
+			&ev, NULL, NULL, 1,
+			v->u.list.len ? YAML_BLOCK_SEQUENCE_STYLE : YAML_FLOW_SEQUENCE_STYLE) ||
 		    !yaml_emitter_emit(e, &ev))
 			return -EINVAL;
 		for (size_t i = 0; i < v->u.list.len && !rc; i++)

@@ -66,7 +66,8 @@ static void test_bool_null(void **state)
 	      "[True, True, True, False, False, False, True, True, True, False, False, False]");
 	check("[on, On, ON, off, Off, OFF]", "[True, True, True, False, False, False]");
 	check("[yEs, y, n, 'yes', \"no\", tRUE]", "['yEs', 'y', 'n', 'yes', 'no', 'tRUE']");
-	check("[~, null, Null, NULL, nULL, '', \"~\"]", "[None, None, None, None, 'nULL', '', '~']");
+	check("[~, null, Null, NULL, nULL, '', \"~\"]",
+	      "[None, None, None, None, 'nULL', '', '~']");
 	check("a:\nb: ", "{'a': None, 'b': None}");
 }
 
@@ -95,8 +96,7 @@ static void test_floats(void **state)
 	check("[.inf, -.Inf, +.INF, .nan, .NaN, -.nan, .iNf]",
 	      "[inf, -inf, inf, nan, nan, '-.nan', '.iNf']");
 	check("[1:20.5, -1:30.0, 190:20:30.15]", "[80.5, -90.0, 685230.15]");
-	check("[!!float 1, !!float '1e3', !!float inf, !!float -1_0]",
-	      "[1.0, 1000.0, inf, -10.0]");
+	check("[!!float 1, !!float '1e3', !!float inf, !!float -1_0]", "[1.0, 1000.0, inf, -10.0]");
 	check_error("- !!float 0x10", 1, 3, "float");
 }
 
@@ -176,7 +176,8 @@ static void test_anchors_merge(void **state)
 	check("base: &b {a: 1, b: 2}\nc:\n  <<: *b\n  b: 3\n",
 	      "{'base': {'a': 1, 'b': 2}, 'c': {'a': 1, 'b': 3}}");
 	check("o: &o {a: 1, b: 1}\nt: &t {b: 2, c: 2}\nm:\n  <<: [*o, *t]\n  d: 4\n",
-	      "{'o': {'a': 1, 'b': 1}, 't': {'b': 2, 'c': 2}, 'm': {'b': 1, 'c': 2, 'a': 1, 'd': 4}}");
+	      "{'o': {'a': 1, 'b': 1}, 't': {'b': 2, 'c': 2}, 'm': {'b': 1, 'c': 2, 'a': 1, 'd': "
+	      "4}}");
 	check("x: &x {a: 1}\ny: &y {a: 2, b: 2}\nz:\n  <<: *x\n  <<: *y\n",
 	      "{'x': {'a': 1}, 'y': {'a': 2, 'b': 2}, 'z': {'a': 2, 'b': 2}}");
 	check("'<<': not a merge", "{'<<': 'not a merge'}");
@@ -266,7 +267,8 @@ static void test_lines(void **state)
 {
 	struct arena *a = arena_new();
 	struct lf_error err;
-	const char *text = "# ctx\narch: amd64\nopts:\n  - -smp 2\n  - x: 1\n\nmem: &m 1024\nm2: *m\n";
+	const char *text =
+	    "# ctx\narch: amd64\nopts:\n  - -smp 2\n  - x: 1\n\nmem: &m 1024\nm2: *m\n";
 	struct value *v = parse_lim(a, text, NULL, &err);
 	assert_non_null(v);
 	assert_int_equal(v->line, 2);
@@ -308,9 +310,10 @@ static void test_emit(void **state)
 {
 	round_trip("a: 1\nb: [x, 'y z']\nc: {}\nd: []\ne: ~\nf: true\ng: 1.5\n",
 		   "a: 1\nb:\n- x\n- y z\nc: {}\nd: []\ne: null\nf: true\ng: 1.5\n");
-	round_trip("['1', 'yes', '~', '', '0x1F', '1:20', '2001-12-14', '=', '<<', '1.5', '.nan']",
-		   "- '1'\n- 'yes'\n- '~'\n- ''\n- '0x1F'\n- '1:20'\n- '2001-12-14'\n- '='\n- '<<'\n"
-		   "- '1.5'\n- '.nan'\n");
+	round_trip(
+	    "['1', 'yes', '~', '', '0x1F', '1:20', '2001-12-14', '=', '<<', '1.5', '.nan']",
+	    "- '1'\n- 'yes'\n- '~'\n- ''\n- '0x1F'\n- '1:20'\n- '2001-12-14'\n- '='\n- '<<'\n"
+	    "- '1.5'\n- '.nan'\n");
 	round_trip("[1.0e+16, 1.5e-05, .inf, -.inf, .nan, -0.0]",
 		   "- 1.0e+16\n- 1.5e-05\n- .inf\n- -.inf\n- .nan\n- -0.0\n");
 	round_trip("{1: a, ~: b, 2.5: c, false: d}", "1: a\nnull: b\n2.5: c\nfalse: d\n");
@@ -339,18 +342,18 @@ static void test_emit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bool_null),
-		cmocka_unit_test(test_ints),
-		cmocka_unit_test(test_floats),
-		cmocka_unit_test(test_strings_and_quotes),
-		cmocka_unit_test(test_timestamps_binary),
-		cmocka_unit_test(test_tags),
-		cmocka_unit_test(test_keys),
-		cmocka_unit_test(test_anchors_merge),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_lines),
-		cmocka_unit_test(test_emit),
+	    cmocka_unit_test(test_bool_null),
+	    cmocka_unit_test(test_ints),
+	    cmocka_unit_test(test_floats),
+	    cmocka_unit_test(test_strings_and_quotes),
+	    cmocka_unit_test(test_timestamps_binary),
+	    cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_anchors_merge),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_lines),
+	    cmocka_unit_test(test_emit),
 	};
 	return cmocka_run_group_tests_name("yaml", tests, NULL, NULL);
 }
