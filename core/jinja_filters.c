@@ -3249,11 +3249,11 @@ TEST(t_in)
 }
 TEST(t_filter)
 {
-	return B(args[0] && args[0]->kind == V_STRING && jinja_filter_find(args[0]->u.str.s));
+	return B(in->kind == V_STRING && jinja_filter_find(in->u.str.s));
 }
 TEST(t_test)
 {
-	return B(args[0] && args[0]->kind == V_STRING && jinja_test_find(args[0]->u.str.s));
+	return B(in->kind == V_STRING && jinja_test_find(in->u.str.s));
 }
 
 /* ------------------------------------------------------------ tables */
@@ -3325,7 +3325,7 @@ static const struct jfunc TESTS[] = {
 	{"escaped", t_escaped, {0}, 0},
 	{"even", t_even, {0}, 0},
 	{"false", t_false, {0}, 0},
-	{"filter", t_filter, {"name"}, 1},
+	{"filter", t_filter, {0}, 0},
 	{"float", t_float, {0}, 0},
 	{"ge", t_ge, {"other"}, 1},
 	{"greaterthan", t_gt, {"other"}, 1},
@@ -3345,7 +3345,7 @@ static const struct jfunc TESTS[] = {
 	{"sameas", t_sameas, {"other"}, 1},
 	{"sequence", t_sequence, {0}, 0},
 	{"string", t_string, {0}, 0},
-	{"test", t_test, {"name"}, 1},
+	{"test", t_test, {0}, 0},
 	{"true", t_true, {0}, 0},
 	{"undefined", t_undefined, {0}, 0},
 	{"upper", t_upper, {0}, 0},
