@@ -1564,7 +1564,7 @@ static int emit_value(yaml_emitter_t *e, const struct value *v, int depth)
 	yaml_event_t ev;
 	char num[32];
 	int rc = 0;
-	if (depth > 10000) /* values from elsewhere may be cyclic; never recurse forever */
+	if (depth > 1000) /* values from elsewhere may be cyclic; never recurse forever */
 		return emit_scalar(e, "null", 4, true, YAML_PLAIN_SCALAR_STYLE);
 	switch (v->kind) {
 	case V_NONE:
