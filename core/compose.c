@@ -252,9 +252,18 @@ static int check_tags(struct composer *c)
 static int render(struct composer *c)
 {
 	const struct compose_input *in = c->in;
+	/* The context's keys are already unique: copy them in one go (inserting one by one is
+	 * quadratic, and a context of 100000 keys would hold the composition for minutes). */
 	struct value *vars = value_map(c->a);
-	for (size_t i = 0; i < c->context->u.map.len; i++)
-		value_map_set(c->a, vars, c->context->u.map.keys[i], c->context->u.map.vals[i]);
+	size_t nctx = c->context->u.map.len;
+	vars->u.map.cap = nctx + 2;
+	vars->u.map.keys = arena_alloc(c->a, vars->u.map.cap * sizeof(struct value *));
+	vars->u.map.vals = arena_alloc(c->a, vars->u.map.cap * sizeof(struct value *));
+	if (nctx) {
+		memcpy(vars->u.map.keys, c->context->u.map.keys, nctx * sizeof(struct value *));
+		memcpy(vars->u.map.vals, c->context->u.map.vals, nctx * sizeof(struct value *));
+	}
+	vars->u.map.len = nctx;
 	/* The worker's facts: a context key of the same name does not override them. */
 	const char *facts[] = {"host_arch", "kvm"};
 	for (size_t i = 0; i < 2; i++) {
