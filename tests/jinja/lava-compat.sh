@@ -80,6 +80,8 @@ if [ $corpus_mode = 1 ]; then
 	[ -f "$REFERENCE" ] || { echo "lava-compat: no reference at $REFERENCE (set REFERENCE=)" >&2; exit 2; }
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/lava-compat.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
+	cp "$LAVAFS" "$tmp/lavafs" || exit 2
+	LAVAFS=$tmp/lavafs
 	ok=0 total=0 fail=0
 	for case_dir in "$corpus"/*/; do
 		case_dir=${case_dir%/}
@@ -122,6 +124,9 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/lava-compat.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$cache" "$work/ctx" "$work/res"
+# A private copy, so that a concurrent `make` relinking the binary cannot fail renders midway.
+cp "$LAVAFS" "$work/lavafs" || exit 2
+LAVAFS=$work/lavafs
 [ -n "$outdir" ] && mkdir -p "$outdir"
 
 # ---- job contexts --------------------------------------------------------------------------
