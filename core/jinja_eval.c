@@ -28,7 +28,8 @@ struct blockchain {
 
 struct jctx {
 	struct value *vars;          /* top-level assignments of the templates of this context */
-	struct value *exports;       /* names exported (for import) */
+	uint32_t *hslots;            /* open-addressing index into vars: slot = position + 1 */
+	size_t hcap;
 	const struct value *render;  /* render variables (root context only) */
 	struct jscope *outer_scope;  /* include: the includer's locals */
 	struct jctx *outer;          /* include / import with context: the includer's context */
@@ -125,7 +126,20 @@ struct value *jr_error(struct jrender *r, const struct jnode *n, int code, const
 
 struct value *jr_undefined_error(struct jrender *r, const struct jnode *n, const struct value *u)
 {
+	/* cheap undefineds keep only a name; the message is made when one is used wrongly */
+	if (u->line == -1)
+		return jr_error(r, n, -EINVAL, "'%s' is undefined", u->u.undef.name);
+	if (u->line == -2)
+		return jr_error(r, n, -EINVAL, "'dict object' has no attribute '%s'", u->u.undef.name);
 	return jr_error(r, n, -EINVAL, "%s", u->u.undef.name ? u->u.undef.name : "undefined value");
+}
+
+static struct value *undef_lazy(struct jrender *r, const char *name, int code)
+{
+	struct value *v = value_new(r->a, V_UNDEFINED);
+	v->u.undef.name = name;
+	v->line = code;
+	return v;
 }
 
 struct arena *jr_arena(struct jrender *r)
@@ -288,6 +302,21 @@ static struct value *map_get_name(const struct value *m, const char *name, size_
 	return NULL;
 }
 
+/* append a key known to be absent (no second scan with Python equality) */
+static void map_append(struct jrender *r, struct value *m, struct value *key, struct value *v)
+{
+	if (m->u.map.len == m->u.map.cap) {
+		size_t old = m->u.map.cap, cap = old ? old * 2 : 8;
+		m->u.map.keys = arena_realloc(r->a, m->u.map.keys, old * sizeof(struct value *),
+					      cap * sizeof(struct value *));
+		m->u.map.vals = arena_realloc(r->a, m->u.map.vals, old * sizeof(struct value *),
+					      cap * sizeof(struct value *));
+		m->u.map.cap = cap;
+	}
+	m->u.map.keys[m->u.map.len] = key;
+	m->u.map.vals[m->u.map.len++] = v;
+}
+
 static void map_set_name(struct jrender *r, struct value *m, const char *name, struct value *v)
 {
 	size_t len = strlen(name);
@@ -298,7 +327,96 @@ static void map_set_name(struct jrender *r, struct value *m, const char *name, s
 			return;
 		}
 	}
-	value_map_set(r->a, m, value_str_nocopy(r->a, name, len), v);
+	map_append(r, m, value_str_nocopy(r->a, name, len), v);
+}
+
+/* dict lookup/insert: string keys compared as bytes (the common case), others as Python == */
+static struct value *map_find(const struct value *m, const struct value *key)
+{
+	if (key->kind == V_STRING)
+		return map_get_name(m, key->u.str.s, key->u.str.len);
+	return value_map_get(m, key);
+}
+
+static void map_put(struct jrender *r, struct value *m, struct value *key, struct value *v)
+{
+	if (key->kind == V_STRING) {
+		for (size_t i = 0; i < m->u.map.len; i++) {
+			const struct value *k = m->u.map.keys[i];
+			if (k->kind == V_STRING && k->u.str.len == key->u.str.len &&
+			    memcmp(k->u.str.s, key->u.str.s, key->u.str.len) == 0) {
+				m->u.map.vals[i] = v;
+				return;
+			}
+		}
+		map_append(r, m, key, v);
+		return;
+	}
+	value_map_set(r->a, m, key, v);
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* a context's top-level variables: the V_MAP keeps their order, the hash finds them */
+static struct value *ctx_var_get(const struct jctx *c, const char *name, size_t len)
+{
+	if (!c->hcap)
+		return NULL;
+	size_t mask = c->hcap - 1;
+	for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+		uint32_t slot = c->hslots[i];
+		if (!slot)
+			return NULL;
+		const struct value *k = c->vars->u.map.keys[slot - 1];
+		if (k->u.str.len == len && memcmp(k->u.str.s, name, len) == 0)
+			return c->vars->u.map.vals[slot - 1];
+	}
+}
+
+static void ctx_rehash(struct jrender *r, struct jctx *c, size_t cap)
+{
+	c->hslots = arena_alloc(r->a, cap * sizeof(uint32_t));
+	c->hcap = cap;
+	for (size_t k = 0; k < c->vars->u.map.len; k++) {
+		const struct value *key = c->vars->u.map.keys[k];
+		size_t i = name_hash(key->u.str.s, key->u.str.len) & (cap - 1);
+		while (c->hslots[i])
+			i = (i + 1) & (cap - 1);
+		c->hslots[i] = (uint32_t)k + 1;
+	}
+}
+
+static void ctx_var_set(struct jrender *r, struct jctx *c, const char *name, struct value *v)
+{
+	size_t len = strlen(name);
+	if (c->hcap) {
+		size_t mask = c->hcap - 1;
+		for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+			uint32_t slot = c->hslots[i];
+			if (!slot)
+				break;
+			const struct value *k = c->vars->u.map.keys[slot - 1];
+			if (k->u.str.len == len && memcmp(k->u.str.s, name, len) == 0) {
+				c->vars->u.map.vals[slot - 1] = v;
+				return;
+			}
+		}
+	}
+	map_append(r, c->vars, value_str_nocopy(r->a, name, len), v);
+	if (c->vars->u.map.len * 2 > c->hcap)
+		ctx_rehash(r, c, c->hcap ? c->hcap * 2 : 32);
+	else {
+		size_t i = name_hash(name, len) & (c->hcap - 1);
+		while (c->hslots[i])
+			i = (i + 1) & (c->hcap - 1);
+		c->hslots[i] = (uint32_t)c->vars->u.map.len;
+	}
 }
 
 static const char *const GLOBALS[] = {"range", "dict", "namespace", "lipsum", "cycler", "joiner",
@@ -307,7 +425,7 @@ static const char *const GLOBALS[] = {"range", "dict", "namespace", "lipsum", "c
 static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *name, size_t len)
 {
 	for (; c; c = c->outer) {
-		struct value *v = map_get_name(c->vars, name, len);
+		struct value *v = ctx_var_get(c, name, len);
 		if (v) {
 			if (r->track)
 				note_read(r, name);
@@ -343,15 +461,13 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 		return v;
 	if (!strcmp(name, "self"))
 		return native(r, NT_SELF, f->ctx, "TemplateReference");
-	return undef_named(r, "'%s' is undefined", name);
+	return undef_lazy(r, name, -1);
 }
 
 static void assign(struct jrender *r, struct frame *f, const char *name, struct value *v)
 {
 	if (f->toplevel && !f->scope) {
-		map_set_name(r, f->ctx->vars, name, v);
-		if (name[0] != '_')
-			map_set_name(r, f->ctx->exports, name, v);
+		ctx_var_set(r, f->ctx, name, v);
 		if (r->toplevel && f->ctx->is_root && f->tmpl == r->root)
 			map_set_name(r, r->toplevel, name, v);
 		return;
@@ -361,10 +477,36 @@ static void assign(struct jrender *r, struct frame *f, const char *name, struct 
 
 /* ---------------------------------------------------------------- conversions */
 
+/* decimal digits of i into buf (at least 24 bytes); returns the length */
+static size_t fmt_int(char *buf, int64_t i)
+{
+	char tmp[24];
+	size_t n = 0;
+	uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	size_t k = 0;
+	if (i < 0)
+		buf[k++] = '-';
+	while (n)
+		buf[k++] = tmp[--n];
+	buf[k] = '\0';
+	return k;
+}
+
 struct value *jr_str(struct jrender *r, const struct value *v)
 {
 	if (v->kind == V_STRING)
 		return (struct value *)v;
+	if (v->kind == V_INT) {
+		char buf[24];
+		size_t n = fmt_int(buf, v->u.i);
+		return value_str(r->a, buf, n);
+	}
+	if (v->kind == V_UNDEFINED)
+		return value_str_nocopy(r->a, "", 0);
 	struct strbuf sb = STRBUF_INIT;
 	value_to_str(&sb, v);
 	struct value *s = value_str(r->a, sb.buf ? sb.buf : "", sb.len);
@@ -788,7 +930,7 @@ struct value *jr_getattr(struct jrender *r, const struct jnode *n, struct value 
 		if (in_list(DICT_METHODS, attr))
 			return method(r, obj, attr);
 		struct value *v = map_get_name(obj, attr, len);
-		return v ? v : undef_named(r, "'dict object' has no attribute '%s'", attr);
+		return v ? v : undef_lazy(r, attr, -2);
 	}
 	case V_LIST:
 	case V_TUPLE:
@@ -934,7 +1076,7 @@ struct value *jr_getitem(struct jrender *r, const struct jnode *n, struct value 
 	case V_UNDEFINED:
 		return jr_undefined_error(r, n, obj);
 	case V_MAP: {
-		struct value *v = value_map_get(obj, key);
+		struct value *v = map_find(obj, key);
 		if (v)
 			return v;
 		break;
@@ -1374,6 +1516,11 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 	}
 	case J_DICT: {
 		struct value *m = value_map(r->a);
+		if (n->nkids) {
+			m->u.map.keys = arena_alloc(r->a, n->nkids * sizeof(struct value *));
+			m->u.map.vals = arena_alloc(r->a, n->nkids * sizeof(struct value *));
+			m->u.map.cap = n->nkids;
+		}
 		for (size_t i = 0; i < n->nkids; i++) {
 			struct value *k = eval(r, f, n->kids[i]);
 			if (!k)
@@ -1383,7 +1530,7 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 				return NULL;
 			if (k->kind == V_LIST || k->kind == V_MAP)
 				return jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(k));
-			value_map_set(r->a, m, k, v);
+			map_put(r, m, k, v);
 		}
 		return m;
 	}
@@ -1476,18 +1623,35 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 		return value_bool(r->a, true);
 	}
 	case J_CONCAT: {
-		struct strbuf sb = STRBUF_INIT;
+		/* strings first, then one copy into the arena */
+		struct value *parts[16], **pv = parts;
+		if (n->nkids > 16)
+			pv = arena_alloc(r->a, n->nkids * sizeof(*pv));
+		size_t total = 0;
 		for (size_t i = 0; i < n->nkids; i++) {
 			struct value *v = eval(r, f, n->kids[i]);
-			if (!v) {
-				strbuf_release(&sb);
+			if (!v)
 				return NULL;
+			if (v->kind != V_STRING) {
+				if (v->kind == V_NATIVE) {
+					struct strbuf sb = STRBUF_INIT;
+					to_str(&sb, v);
+					v = value_str(r->a, sb.buf ? sb.buf : "", sb.len);
+					strbuf_release(&sb);
+				} else {
+					v = jr_str(r, v);
+				}
 			}
-			to_str(&sb, v);
+			pv[i] = v;
+			total += v->u.str.len;
 		}
-		struct value *s = value_str(r->a, sb.buf ? sb.buf : "", sb.len);
-		strbuf_release(&sb);
-		return s;
+		char *buf = arena_alloc(r->a, total + 1);
+		size_t off = 0;
+		for (size_t i = 0; i < n->nkids; i++) {
+			memcpy(buf + off, pv[i]->u.str.s, pv[i]->u.str.len);
+			off += pv[i]->u.str.len;
+		}
+		return value_str_nocopy(r->a, buf, total);
 	}
 	case J_CONDEXPR: {
 		struct value *t = eval(r, f, n->a);
@@ -1746,7 +1910,6 @@ static struct jctx *ctx_new(struct jrender *r, const struct jtemplate *t)
 {
 	struct jctx *c = arena_alloc(r->a, sizeof(*c));
 	c->vars = value_map(r->a);
-	c->exports = value_map(r->a);
 	c->root = t;
 	ctx_add_blocks(r, c, t);
 	return c;
@@ -1893,7 +2056,12 @@ static struct value *make_module(struct jrender *r, struct frame *f, const struc
 	leave(r);
 	if (rc)
 		return NULL;
-	return native(r, NT_MODULE, c->exports, "module");
+	/* a module exports its top-level names, except those starting with an underscore */
+	struct value *exports = value_map(r->a);
+	for (size_t i = 0; i < c->vars->u.map.len; i++)
+		if (c->vars->u.map.keys[i]->u.str.s[0] != '_')
+			map_append(r, exports, c->vars->u.map.keys[i], c->vars->u.map.vals[i]);
+	return native(r, NT_MODULE, exports, "module");
 }
 
 /* Values jinja2 marks safe (Markup): escaping them again would double-escape. */
@@ -1922,8 +2090,17 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			return -1;
 		if (f->suppress)
 			return 0;
-		if (v->kind == V_STRING && !f->autoescape)
-			return emit(r, f, n, v->u.str.s, v->u.str.len, true);
+		if (!f->autoescape) {
+			if (v->kind == V_STRING)
+				return emit(r, f, n, v->u.str.s, v->u.str.len, true);
+			if (v->kind == V_INT) {
+				char buf[24];
+				size_t len = fmt_int(buf, v->u.i);
+				return emit(r, f, n, buf, len, true);
+			}
+			if (v->kind == V_UNDEFINED)
+				return 0;
+		}
 		struct strbuf sb = STRBUF_INIT;
 		to_str(&sb, v);
 		if (f->autoescape && !is_markup_expr(n->a)) {
