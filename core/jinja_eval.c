@@ -935,6 +935,12 @@ struct value *jr_getattr(struct jrender *r, const struct jnode *n, struct value 
 	case V_LIST:
 	case V_TUPLE:
 	case V_STRING:
+		if (obj->kind == V_TUPLE && obj->line == -3 && obj->u.list.len == 2) {
+			if (!strcmp(attr, "grouper"))
+				return obj->u.list.items[0];
+			if (!strcmp(attr, "list"))
+				return obj->u.list.items[1];
+		}
 		if (jr_has_method(obj, attr))
 			return method(r, obj, attr);
 		return undef_named(r, "'%s object' has no attribute '%s'", value_type_name(obj), attr);

@@ -2817,7 +2817,9 @@ FN(f_groupby)
 		struct value *g = keys[i];
 		if (!cs) /* the grouper is the original value of the first item */
 			g = attr_get(r, n, l->u.list.items[i], args[0], args[1]);
-		value_list_append(A, out, tuple2(r, g, grp));
+		struct value *gt = tuple2(r, g, grp);
+		gt->line = -3; /* a _GroupTuple: .grouper and .list name its items */
+		value_list_append(A, out, gt);
 		i = j;
 	}
 	return out;
