@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,32 @@ struct arena {
 	struct chunk *head;
 	size_t total;
 };
+
+/* A few full-size chunks kept per thread: the daemon makes and frees an arena for every
+ * composition, and handing chunks back to malloc makes it trim and re-grow the heap. */
+#define CHUNK_MAX (64u << 10)
+#define CACHE_MAX 16
+static _Thread_local struct chunk *chunk_cache;
+static _Thread_local unsigned chunk_cached;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+/* At thread exit (FUSE worker threads come and go) the thread's cached chunks go back. */
+static void cache_drop(void *unused)
+{
+	(void)unused;
+	while (chunk_cache) {
+		struct chunk *n = chunk_cache->next;
+		free(chunk_cache);
+		chunk_cache = n;
+	}
+	chunk_cached = 0;
+}
+
+static void cache_key_make(void)
+{
+	pthread_key_create(&cache_key, cache_drop);
+}
 
 static void *xmalloc(size_t n)
 {
@@ -41,7 +68,17 @@ void arena_free(struct arena *a)
 	struct chunk *c = a->head;
 	while (c) {
 		struct chunk *n = c->next;
-		free(c);
+		if (c->size == CHUNK_MAX && chunk_cached < CACHE_MAX) {
+			if (!chunk_cache) {
+				pthread_once(&cache_once, cache_key_make);
+				pthread_setspecific(cache_key, &chunk_cache);
+			}
+			c->next = chunk_cache;
+			chunk_cache = c;
+			chunk_cached++;
+		} else {
+			free(c);
+		}
 		c = n;
 	}
 	free(a);
@@ -55,12 +92,20 @@ void *arena_alloc(struct arena *a, size_t n)
 		n = align;
 	struct chunk *c = a->head;
 	if (!c || c->size - c->used < n) {
-		size_t size = c ? c->size * 2 : 4096;
-		if (size > (1u << 20))
-			size = 1u << 20;
+		/* Below malloc's mmap threshold (128 KiB): a composition's arena is made and freed
+		 * hundreds of times a second, and mmap/munmap per chunk would dominate. */
+		size_t size = c ? c->size * 2 : 8192;
+		if (size > CHUNK_MAX)
+			size = CHUNK_MAX;
 		if (size < n)
 			size = n;
-		c = xmalloc(sizeof(*c) + size);
+		if (size == CHUNK_MAX && chunk_cache) {
+			c = chunk_cache;
+			chunk_cache = c->next;
+			chunk_cached--;
+		} else {
+			c = xmalloc(sizeof(*c) + size);
+		}
 		c->size = size;
 		c->used = 0;
 		c->next = a->head;

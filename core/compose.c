@@ -384,8 +384,12 @@ static int add_list(struct composer *c, const struct value *list, const char *ke
 	}
 	for (size_t i = 0; i < list->u.list.len; i++) {
 		const struct value *it = list->u.list.items[i];
-		const char *what = arena_printf(c->a, "%s item %zu", strcmp(key, "extra") == 0 ?
-							 "extra_options" : key, i + 1);
+		struct strbuf wb = STRBUF_INIT;
+		strbuf_adds(&wb, strcmp(key, "extra") == 0 ? "extra_options" : key);
+		strbuf_adds(&wb, " item ");
+		strbuf_addu(&wb, i + 1);
+		const char *what = arena_strndup(c->a, wb.buf, wb.len);
+		strbuf_release(&wb);
 		if (!is_scalar(it))
 			return rendered_error(c, it->line ? it->line : list->line,
 					      "%s is a %s (%s); each item must be a string or "
@@ -599,21 +603,30 @@ static const char *template_origin(struct composer *c, const struct piece *p, co
 	const struct jinja_origin *o = p->src ? origin_of(c, p->src->line) : NULL;
 	struct strbuf sb = STRBUF_INIT;
 	*layer = "mandatory";
-	if (o && o->template)
-		strbuf_addf(&sb, "%s:%d", o->template, o->line);
-	else
+	if (o && o->template) {
+		strbuf_adds(&sb, o->template);
+		strbuf_addc(&sb, ':');
+		strbuf_addu(&sb, (unsigned)o->line);
+	} else {
 		strbuf_adds(&sb, c->rendered_name);
-	strbuf_addf(&sb, " (%s", p->what);
+	}
+	strbuf_adds(&sb, " (");
+	strbuf_adds(&sb, p->what);
 	for (size_t i = 0; o && i < o->nvars; i++) {
 		const char *var = o->vars[i];
 		const struct value *v;
 		if (fixed_by_dictionary(c, var)) {
 			v = value_map_gets(c->info.toplevel, var);
-			strbuf_addf(&sb, "; dictionary %s=%s", var, show(c, v, 60));
+			strbuf_adds(&sb, "; dictionary ");
 		} else if ((v = value_map_gets(c->context, var))) {
 			*layer = "specific";
-			strbuf_addf(&sb, "; context %s=%s", var, show(c, v, 60));
+			strbuf_adds(&sb, "; context ");
+		} else {
+			continue;
 		}
+		strbuf_adds(&sb, var);
+		strbuf_addc(&sb, '=');
+		strbuf_adds(&sb, show(c, v, 60));
 	}
 	strbuf_addc(&sb, ')');
 	const char *r = arena_strndup(c->a, strbuf_str(&sb), sb.len);
@@ -645,10 +658,15 @@ static void build_explain(struct composer *c, const struct piece *const *owner)
 			origin = template_origin(c, p, &layer);
 		}
 		where[i] = origin;
-		strbuf_addf(&c->out->explain, "%zu\t%s\t", i, layer);
+		strbuf_addu(&c->out->explain, i);
+		strbuf_addc(&c->out->explain, '\t');
+		strbuf_adds(&c->out->explain, layer);
+		strbuf_addc(&c->out->explain, '\t');
 		shellwords_quote(&c->out->explain, c->out->argv_items[i],
 				 strlen(c->out->argv_items[i]));
-		strbuf_addf(&c->out->explain, "\t%s\n", origin);
+		strbuf_addc(&c->out->explain, '\t');
+		strbuf_adds(&c->out->explain, origin);
+		strbuf_addc(&c->out->explain, '\n');
 	}
 	c->where = where;
 }

@@ -60,6 +60,16 @@ void strbuf_addc(struct strbuf *sb, char c)
 	sb->buf[sb->len] = '\0';
 }
 
+void strbuf_addu(struct strbuf *sb, unsigned long long n)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	do
+		d[--i] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	strbuf_add(sb, d + i, sizeof(d) - i);
+}
+
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
