@@ -46,6 +46,7 @@ struct handle {
 	int wfd;         /* working copy, -1 until the first change */
 	char wname[PATH_MAX];
 	bool writable, dirty, trunc, append, failed;
+	bool written; /* write(2) or truncate since the last commit, not just O_TRUNC */
 	struct handle *next_writer;
 };
 
@@ -472,7 +473,7 @@ static int handle_commit(struct lavafs *fs, struct handle *h)
 		close(h->fd);
 	h->fd = h->wfd; /* the working copy is now the committed file: read it, never write it */
 	h->wfd = -1;
-	h->dirty = false;
+	h->dirty = h->written = false;
 	file_changed(fs, n->parent, n->name, true);
 	return 0;
 }
@@ -596,7 +597,7 @@ static int setattr_size(struct lavafs *fs, struct node *n, off_t size, struct fu
 	if (!rc && ftruncate(h->wfd, size) < 0)
 		rc = -errno;
 	if (!rc)
-		h->dirty = true;
+		h->dirty = h->written = true;
 	if (own) {
 		if (!rc)
 			rc = handle_commit(fs, h);
@@ -980,6 +981,10 @@ static int open_file(struct lavafs *fs, struct node *n, struct fuse_file_info *f
 			}
 		}
 	}
+	/* No page cache for stored files: a writer's bytes would land in pages other readers
+	 * share before the write is complete, and pages filled from two commits could mix.
+	 * Each handle reads its own snapshot (the file as committed when it was opened). */
+	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->noflush = !h->writable;
 	*out = h;
@@ -1117,7 +1122,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (!rc && (w = pwrite(h->wfd, buf, size, off)) < 0)
 		rc = -errno;
 	if (!rc)
-		h->dirty = true;
+		h->dirty = h->written = true;
 	pthread_mutex_unlock(&fs->lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1125,7 +1130,25 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, (size_t)w);
 }
 
+/* close(2) of any descriptor of the handle. The shell's `echo x > context` opens with
+ * O_TRUNC, dup2()s and closes the first descriptor before echo writes: that first FLUSH
+ * must not store an empty context. So a FLUSH commits what was written; a truncation by
+ * O_TRUNC alone (`: > context`) is committed by fsync or at RELEASE. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lavafs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+	int rc = 0;
+	if (h->writable) {
+		pthread_mutex_lock(&fs->lock);
+		if (h->written || h->failed)
+			rc = handle_commit(fs, h);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct lavafs *fs = fs_of(req);
 	struct handle *h = handle_of(fi);
@@ -1136,11 +1159,6 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pthread_mutex_unlock(&fs->lock);
 	}
 	fuse_reply_err(req, -rc);
-}
-
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	op_flush(req, ino, fi);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
