@@ -165,6 +165,14 @@ static struct value *undef_named(struct jrender *r, const char *fmt, ...)
 	return v;
 }
 
+/* True and False are shared, immutable results of tests and comparisons */
+static struct value jtrue = {.kind = V_BOOL, .u.b = true}, jfalse = {.kind = V_BOOL, .u.b = false};
+
+static struct value *jbool(bool b)
+{
+	return b ? &jtrue : &jfalse;
+}
+
 static struct value *native(struct jrender *r, int tag, void *ptr, const char *name)
 {
 	struct value *v = value_new(r->a, V_NATIVE);
@@ -357,19 +365,16 @@ static void map_put(struct jrender *r, struct value *m, struct value *key, struc
 
 static uint32_t name_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+	return jinja_name_hash(s, len);
 }
 
 /* a context's top-level variables: the V_MAP keeps their order, the hash finds them */
-static struct value *ctx_var_get(const struct jctx *c, const char *name, size_t len)
+static struct value *ctx_var_get(const struct jctx *c, const char *name, size_t len, uint32_t h)
 {
 	if (!c->hcap)
 		return NULL;
 	size_t mask = c->hcap - 1;
-	for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		uint32_t slot = c->hslots[i];
 		if (!slot)
 			return NULL;
@@ -392,12 +397,13 @@ static void ctx_rehash(struct jrender *r, struct jctx *c, size_t cap)
 	}
 }
 
-static void ctx_var_set(struct jrender *r, struct jctx *c, const char *name, struct value *v)
+static void ctx_var_set(struct jrender *r, struct jctx *c, const char *name, uint32_t h,
+			struct value *v)
 {
 	size_t len = strlen(name);
 	if (c->hcap) {
 		size_t mask = c->hcap - 1;
-		for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+		for (size_t i = h & mask;; i = (i + 1) & mask) {
 			uint32_t slot = c->hslots[i];
 			if (!slot)
 				break;
@@ -410,9 +416,9 @@ static void ctx_var_set(struct jrender *r, struct jctx *c, const char *name, str
 	}
 	map_append(r, c->vars, value_str_nocopy(r->a, name, len), v);
 	if (c->vars->u.map.len * 2 > c->hcap)
-		ctx_rehash(r, c, c->hcap ? c->hcap * 2 : 32);
+		ctx_rehash(r, c, c->hcap ? c->hcap * 2 : 128);
 	else {
-		size_t i = name_hash(name, len) & (c->hcap - 1);
+		size_t i = h & (c->hcap - 1);
 		while (c->hslots[i])
 			i = (i + 1) & (c->hcap - 1);
 		c->hslots[i] = (uint32_t)c->vars->u.map.len;
@@ -422,10 +428,11 @@ static void ctx_var_set(struct jrender *r, struct jctx *c, const char *name, str
 static const char *const GLOBALS[] = {"range", "dict", "namespace", "lipsum", "cycler", "joiner",
 				      NULL};
 
-static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *name, size_t len)
+static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *name, size_t len,
+				uint32_t h)
 {
 	for (; c; c = c->outer) {
-		struct value *v = ctx_var_get(c, name, len);
+		struct value *v = ctx_var_get(c, name, len, h);
 		if (v) {
 			if (r->track)
 				note_read(r, name);
@@ -444,19 +451,21 @@ static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *n
 			}
 		}
 	}
-	for (int i = 0; GLOBALS[i]; i++)
-		if (!strcmp(GLOBALS[i], name))
-			return native(r, NT_GLOBAL, (void *)GLOBALS[i], "function");
+	if (strchr("rdnlcj", name[0]))
+		for (int i = 0; GLOBALS[i]; i++)
+			if (!strcmp(GLOBALS[i], name))
+				return native(r, NT_GLOBAL, (void *)GLOBALS[i], "function");
 	return NULL;
 }
 
-static struct value *lookup(struct jrender *r, struct frame *f, const char *name, size_t len)
+static struct value *lookup(struct jrender *r, struct frame *f, const char *name, size_t len,
+			    uint32_t h)
 {
 	for (struct jscope *s = f->scope; s; s = s->parent)
 		for (size_t i = s->n; i-- > 0;)
-			if (!strcmp(s->names[i], name))
+			if (s->names[i][0] == name[0] && !strcmp(s->names[i], name))
 				return s->vals[i];
-	struct value *v = ctx_lookup(r, f->ctx, name, len);
+	struct value *v = ctx_lookup(r, f->ctx, name, len, h);
 	if (v)
 		return v;
 	if (!strcmp(name, "self"))
@@ -464,15 +473,21 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 	return undef_lazy(r, name, -1);
 }
 
-static void assign(struct jrender *r, struct frame *f, const char *name, struct value *v)
+static void assign_h(struct jrender *r, struct frame *f, const char *name, uint32_t h,
+		     struct value *v)
 {
 	if (f->toplevel && !f->scope) {
-		ctx_var_set(r, f->ctx, name, v);
+		ctx_var_set(r, f->ctx, name, h, v);
 		if (r->toplevel && f->ctx->is_root && f->tmpl == r->root)
 			map_set_name(r, r->toplevel, name, v);
 		return;
 	}
 	scope_set(r, f->scope, name, v);
+}
+
+static void assign(struct jrender *r, struct frame *f, const char *name, struct value *v)
+{
+	assign_h(r, f, name, name_hash(name, strlen(name)), v);
 }
 
 /* ---------------------------------------------------------------- conversions */
@@ -896,9 +911,9 @@ static struct value *loop_attr(struct jrender *r, const struct jnode *n, struct 
 	if (!strcmp(attr, "revindex0"))
 		return value_int(r->a, len - i - 1);
 	if (!strcmp(attr, "first"))
-		return value_bool(r->a, i == 0);
+		return jbool(i == 0);
 	if (!strcmp(attr, "last"))
-		return value_bool(r->a, i == len - 1);
+		return jbool(i == len - 1);
 	if (!strcmp(attr, "length"))
 		return value_int(r->a, len);
 	if (!strcmp(attr, "depth"))
@@ -1487,6 +1502,17 @@ static struct value *eval_filter(struct jrender *r, struct frame *f, const struc
 	if (!n->fn)
 		return jr_error(r, n, -EINVAL, "No %s named '%s' found.",
 				n->kind == J_FILTER ? "filter" : "test", n->str);
+	if (!n->c && !n->d && !n->nkids2 && n->nkids <= 6) {
+		/* the common case: a few positional arguments, no allocation */
+		struct value *slots[6] = {NULL};
+		if ((int)n->nkids > n->fn->nparams)
+			return jr_error(r, n, -EINVAL, "%s() takes at most %d argument(s) (%zu given)",
+					n->fn->name, n->fn->nparams + 1, n->nkids + 1);
+		for (size_t i = 0; i < n->nkids; i++)
+			if (!(slots[i] = eval(r, f, n->kids[i])))
+				return NULL;
+		return n->fn->fn(r, n, in, slots);
+	}
 	struct value **args, **kwv;
 	const char **kwn;
 	size_t nargs, nkw;
@@ -1504,7 +1530,7 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 	case J_CONST:
 		return n->val;
 	case J_NAME:
-		return lookup(r, f, n->str, n->len);
+		return lookup(r, f, n->str, n->len, (uint32_t)n->op);
 	case J_LIST:
 	case J_TUPLE: {
 		struct value *l = value_new(r->a, n->kind == J_LIST ? V_LIST : V_TUPLE);
@@ -1571,7 +1597,7 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 		struct value *a = eval(r, f, n->a);
 		if (!a)
 			return NULL;
-		return value_bool(r->a, !value_truthy(a));
+		return jbool(!value_truthy(a));
 	}
 	case J_AND:
 	case J_OR: {
@@ -1623,10 +1649,10 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 			}
 			}
 			if (!res)
-				return value_bool(r->a, false);
+				return jbool(false);
 			l = rv;
 		}
-		return value_bool(r->a, true);
+		return jbool(true);
 	}
 	case J_CONCAT: {
 		/* strings first, then one copy into the arena */
@@ -1709,7 +1735,7 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 		struct value *v = eval_filter(r, f, n, in);
 		if (!v)
 			return NULL;
-		return value_bool(r->a, value_truthy(v));
+		return jbool(value_truthy(v));
 	}
 	default:
 		return jr_error(r, n, -EINVAL, "unexpected node in expression");
@@ -1750,11 +1776,12 @@ static bool unpack(struct jrender *r, struct frame *f, const struct jnode *targe
 		if (into)
 			scope_set(r, into, target->str, v);
 		else
-			assign(r, f, target->str, v);
+			assign_h(r, f, target->str, (uint32_t)target->op, v);
 		return true;
 	}
 	if (target->kind == J_NSATTR) {
-		struct value *ns = lookup(r, f, target->str, strlen(target->str));
+		struct value *ns = lookup(r, f, target->str, strlen(target->str),
+					  name_hash(target->str, strlen(target->str)));
 		if (ns->kind != V_NATIVE || ns->u.native.tag != NT_NAMESPACE) {
 			jr_error(r, target, -EINVAL, "can only assign attributes to namespace objects");
 			return false;

@@ -224,6 +224,16 @@ struct jmethod {
 void jinja_html_escape(struct strbuf *sb, const char *s, size_t len);
 void jinja_shlex_quote(struct strbuf *sb, const char *s, size_t len);
 
+/* FNV-1a of a variable name: the parser stores it in J_NAME nodes (jnode.op), the
+ * evaluator's context index uses the same function. */
+static inline uint32_t jinja_name_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
 /* UTF-8 helpers */
 size_t jutf8_len(const char *s, size_t len); /* code points */
 size_t jutf8_next(const char *s, size_t len, size_t i, uint32_t *cp);

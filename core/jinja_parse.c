@@ -432,6 +432,7 @@ static struct jnode *parse_primary(struct parser *p)
 			struct jnode *n = mk(p, J_NAME, t);
 			n->str = t->s;
 			n->len = t->len;
+			n->op = (int)jinja_name_hash(t->s, t->len);
 			return n;
 		}
 	case T_STRING: {
