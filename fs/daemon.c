@@ -254,16 +254,19 @@ static int serve(struct lavafs *fs, struct fuse_args *args, struct fuse_cmdline_
 	if (fuse_daemonize(opts->foreground) != 0)
 		goto out_unmount;
 	if (opts->singlethread) {
-		rc = fuse_session_loop(fs->se) ? 1 : 0;
+		rc = fuse_session_loop(fs->se);
 	} else {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, opts->clone_fd);
 		if (opts->max_threads && opts->max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
-		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
-		rc = fuse_session_loop_mt(fs->se, cfg) ? 1 : 0;
+		if (opts->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+		rc = fuse_session_loop_mt(fs->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	/* a positive value is the signal that ended the loop: a clean unmount, not an error */
+	rc = rc < 0 ? 1 : 0;
 	fs_log(fs, LOG_INFO, "unmounting %s", opts->mountpoint);
 out_unmount:
 	fuse_session_unmount(fs->se);
