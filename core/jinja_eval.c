@@ -18,6 +18,8 @@ struct jscope {
 	const char **names;
 	struct value **vals;
 	size_t n, cap;
+	const char *inl_names[4]; /* most scopes (a loop's target and `loop`) fit inline */
+	struct value *inl_vals[4];
 };
 
 struct blockchain {
@@ -276,21 +278,27 @@ static struct jscope *scope_new(struct jrender *r, struct jscope *parent)
 {
 	struct jscope *s = arena_alloc(r->a, sizeof(*s));
 	s->parent = parent;
+	s->names = s->inl_names;
+	s->vals = s->inl_vals;
+	s->cap = 4;
 	return s;
 }
 
 static void scope_set(struct jrender *r, struct jscope *s, const char *name, struct value *v)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->names[i], name)) {
+		if (s->names[i] == name || !strcmp(s->names[i], name)) {
 			s->vals[i] = v;
 			return;
 		}
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4;
-		s->names = arena_realloc(r->a, s->names, s->cap * sizeof(char *), cap * sizeof(char *));
-		s->vals = arena_realloc(r->a, s->vals, s->cap * sizeof(struct value *),
-					cap * sizeof(struct value *));
+		size_t cap = s->cap * 2;
+		const char **nn = arena_alloc(r->a, cap * sizeof(char *));
+		struct value **nv = arena_alloc(r->a, cap * sizeof(struct value *));
+		memcpy(nn, s->names, s->n * sizeof(char *));
+		memcpy(nv, s->vals, s->n * sizeof(struct value *));
+		s->names = nn;
+		s->vals = nv;
 		s->cap = cap;
 	}
 	s->names[s->n] = name;
@@ -468,7 +476,7 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 	struct value *v = ctx_lookup(r, f->ctx, name, len, h);
 	if (v)
 		return v;
-	if (!strcmp(name, "self"))
+	if (name[0] == 's' && !strcmp(name, "self"))
 		return native(r, NT_SELF, f->ctx, "TemplateReference");
 	return undef_lazy(r, name, -1);
 }
@@ -869,7 +877,7 @@ static const char *const STR_METHODS[] = {
 static bool in_list(const char *const *l, const char *name)
 {
 	for (size_t i = 0; l[i]; i++)
-		if (!strcmp(l[i], name))
+		if (l[i][0] == name[0] && !strcmp(l[i], name))
 			return true;
 	return false;
 }

@@ -152,6 +152,17 @@ enum casemode { C_LOWER, C_UPPER, C_SWAP };
 
 static struct value *map_case(struct jrender *r, const struct value *s, enum casemode m)
 {
+	/* ASCII strings that would not change are returned as they are */
+	bool ascii = true, changes = false;
+	for (size_t i = 0; i < s->u.str.len && ascii; i++) {
+		unsigned char c = (unsigned char)s->u.str.s[i];
+		if (c >= 0x80)
+			ascii = false;
+		else if ((m != C_UPPER && c >= 'A' && c <= 'Z') || (m != C_LOWER && c >= 'a' && c <= 'z'))
+			changes = true;
+	}
+	if (ascii && !changes)
+		return (struct value *)s;
 	struct strbuf sb = STRBUF_INIT;
 	size_t i = 0;
 	while (i < s->u.str.len) {
