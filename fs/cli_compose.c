@@ -168,7 +168,7 @@ int cli_compose(int argc, char **argv)
 	if (cli_read_file(dict_file, &dict) < 0 || (ctx_file && cli_read_file(ctx_file, &ctx) < 0) ||
 	    (job_file && cli_read_file(job_file, &job) < 0) ||
 	    (env_file && cli_read_file(env_file, &env) < 0))
-		return 1;
+		goto fail_files;
 
 	char dictdir[PATH_MAX];
 	snprintf(dictdir, sizeof(dictdir), "%s", dict_file);
@@ -177,12 +177,12 @@ int cli_compose(int argc, char **argv)
 
 	if (outdir && mkdir(outdir, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "lavafs: cannot create %s: %s\n", outdir, strerror(errno));
-		return 1;
+		goto fail_files;
 	}
 	char absout[PATH_MAX];
 	if (!realpath(outdir ? outdir : ".", absout)) {
 		fprintf(stderr, "lavafs: %s: %s\n", outdir ? outdir : ".", strerror(errno));
-		return 1;
+		goto fail_files;
 	}
 	struct image_dir idir = {.outdir = absout};
 	char guest[PATH_MAX + 32];
@@ -261,4 +261,11 @@ int cli_compose(int argc, char **argv)
 	for (size_t i = 0; i < idir.npaths; i++)
 		free(idir.paths[i]);
 	return status;
+fail_files:
+	cli_free_file(&dict);
+	cli_free_file(&ctx);
+	cli_free_file(&job);
+	cli_free_file(&env);
+	cli_free_file(&tags);
+	return 1;
 }
