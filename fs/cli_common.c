@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -138,8 +139,10 @@ const char *cli_host_arch(void)
 
 bool cli_host_kvm(void)
 {
+	/* 0, false, no, off (any case) say no KVM; any other value says KVM */
 	const char *k = getenv("LAVAFS_KVM");
 	if (k && *k)
-		return strcmp(k, "1") == 0 || strcmp(k, "true") == 0 || strcmp(k, "yes") == 0;
+		return strcmp(k, "0") != 0 && strcasecmp(k, "false") != 0 && strcasecmp(k, "no") != 0 &&
+		       strcasecmp(k, "off") != 0;
 	return host_kvm_usable();
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "host.h"
 #include "lavafs.h"
 
@@ -233,9 +234,8 @@ static int options_apply(struct lavafs *fs, const struct cmdline *c)
 /* Templates see the worker as it is, unless a test pins it (same as the CLI). */
 static void host_facts(struct lavafs *fs)
 {
-	const char *arch = getenv("LAVAFS_HOST_ARCH"), *kvm = getenv("LAVAFS_KVM");
-	fs->host_arch = arch && *arch ? arch : host_arch();
-	fs->kvm = kvm && *kvm ? strcmp(kvm, "0") != 0 : host_kvm_usable();
+	fs->host_arch = cli_host_arch();
+	fs->kvm = cli_host_kvm();
 }
 
 static int serve(struct lavafs *fs, struct fuse_args *args, struct fuse_cmdline_opts *opts)
