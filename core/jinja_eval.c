@@ -2124,6 +2124,9 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			r->nreadv = 0;
 		return emit(r, f, n, n->str, n->len, false);
 	case J_PRINT: {
+		/* after {% extends %} jinja2 does not even evaluate what would be printed */
+		if (f->suppress)
+			return 0;
 		if (r->track)
 			r->nreadv = 0;
 		struct value *v = eval(r, f, n->a);
@@ -2212,6 +2215,8 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		return unpack(r, f, n->a, v, NULL) ? 0 : -1;
 	}
 	case J_FILTERBLOCK: {
+		if (f->suppress)
+			return 0;
 		struct frame cf = *f;
 		cf.scope = scope_new(r, f->scope);
 		cf.toplevel = false;
@@ -2273,7 +2278,18 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		}
 		if (!enter(r, n))
 			return -1;
-		int rc = run_template(r, c, t, n, f->suppress);
+		/* an include after {% extends %} still runs in full; its output is dropped */
+		struct strbuf drop = STRBUF_INIT, *saved = r->out;
+		if (f->suppress) {
+			r->out = &drop;
+			r->capture++;
+		}
+		int rc = run_template(r, c, t, n, false);
+		if (f->suppress) {
+			r->capture--;
+			r->out = saved;
+			strbuf_release(&drop);
+		}
 		leave(r);
 		return rc;
 	}
