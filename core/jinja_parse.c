@@ -21,7 +21,25 @@ struct parser {
 	struct jnode **blocks;
 	size_t nblocks, capblocks;
 	int in_macro;
+	/* unknown filters/tests outside soft frames: reported when parsing ends, unless a
+	 * conditional expression turns out to hold them (jinja2 decides that at compile time) */
+	struct pending {
+		int line, col;
+		char msg[160];
+	} pending[8];
+	size_t npending;
 };
+
+static void add_pending(struct parser *p, const struct jtok *t, const char *kind, const char *name)
+{
+	if (p->npending < sizeof(p->pending) / sizeof(p->pending[0])) {
+		struct pending *e = &p->pending[p->npending];
+		e->line = t->line;
+		e->col = t->col;
+		snprintf(e->msg, sizeof(e->msg), "No %s named '%s'.", kind, name);
+	}
+	p->npending++;
+}
 
 struct nodevec {
 	struct jnode **v;
@@ -162,9 +180,11 @@ static struct jnode *parse_or(struct parser *p);
 static struct jnode *parse_condexpr(struct parser *p)
 {
 	struct jtok *t0 = cur(p);
+	size_t pending0 = p->npending;
 	struct jnode *e1 = parse_or(p);
 	while (e1 && tok_is_name(cur(p), "if")) {
 		next(p);
+		p->npending = pending0; /* every part of a conditional expression is soft */
 		p->soft++;
 		struct jnode *e2 = parse_or(p);
 		struct jnode *e3 = NULL;
@@ -754,7 +774,7 @@ static struct jnode *parse_filter(struct parser *p, struct jnode *node, bool sta
 		n->str = name;
 		n->fn = jinja_filter_find(name);
 		if (!n->fn && !p->soft)
-			return perr_at(p, t, "No filter named '%s'.", name);
+			add_pending(p, t, "filter", name);
 		if (tok_is_op(cur(p), "(") && !parse_call_args(p, n))
 			return NULL;
 		node = n;
@@ -780,7 +800,7 @@ static struct jnode *parse_test(struct parser *p, struct jnode *node)
 	n->str = name;
 	n->fn = jinja_test_find(name);
 	if (!n->fn && !p->soft)
-		return perr_at(p, t, "No test named '%s'.", name);
+		add_pending(p, t, "test", name);
 	struct jtok *c = cur(p);
 	if (tok_is_op(c, "(")) {
 		if (!parse_call_args(p, n))
@@ -945,14 +965,15 @@ static const char *const RECURSIVE_END[] = {"name:recursive", NULL};
 static struct jnode *parse_for(struct parser *p, struct jtok *t)
 {
 	struct jnode *n = mk(p, J_FOR, t);
-	int soft = p->soft;
-	p->soft = 0;
+	/* the iterable belongs to the enclosing frame (soft inside an if), the rest to the loop */
 	n->a = parse_assign_target(p, false, IN_END);
 	if (!n->a || !expect_name_kw(p, "in"))
 		return NULL;
 	n->b = parse_tuple(p, false, false, RECURSIVE_END, false);
 	if (!n->b)
 		return NULL;
+	int soft = p->soft;
+	p->soft = 0;
 	if (tok_is_name(cur(p), "if")) {
 		next(p);
 		n->c = parse_expression(p, true);
@@ -1034,6 +1055,8 @@ static struct jnode *parse_set(struct parser *p, struct jtok *t)
 	}
 	struct jnode *n = mk(p, J_SETBLOCK, t);
 	n->a = target;
+	int soft = p->soft;
+	p->soft = 0; /* the block's body and filters are a frame of their own */
 	if (tok_is_op(cur(p), "|")) {
 		n->b = parse_filter(p, NULL, false);
 		if (!n->b)
@@ -1044,6 +1067,7 @@ static struct jnode *parse_set(struct parser *p, struct jtok *t)
 	n->kids = parse_body(p, END_SET, &n->nkids, t);
 	if (!n->kids)
 		return NULL;
+	p->soft = soft;
 	next(p);
 	return expect_block_end(p) ? n : NULL;
 }
@@ -1291,13 +1315,17 @@ static struct jnode *parse_statement(struct parser *p)
 		return expect_block_end(p) ? n : NULL;
 	}
 	if (!strcmp(k, "filter")) {
+		/* a filter block is a frame of its own: never soft, even inside an if */
 		struct jnode *n = mk(p, J_FILTERBLOCK, t);
+		int soft = p->soft;
+		p->soft = 0;
 		n->a = parse_filter(p, NULL, true);
 		if (!n->a || !expect_block_end(p))
 			return NULL;
 		n->kids = parse_body(p, END_FILTER, &n->nkids, t);
 		if (!n->kids)
 			return NULL;
+		p->soft = soft;
 		next(p);
 		return expect_block_end(p) ? n : NULL;
 	}
@@ -1362,6 +1390,9 @@ int jinja_parse(struct arena *a, const char *name, const char *src, size_t len,
 	body->kids = parse_body(&p, NULL, &body->nkids, NULL);
 	if (!body->kids)
 		return err ? err->code : -EINVAL;
+	if (p.npending)
+		return lf_error_set(err, -EINVAL, tm->name, p.pending[0].line, p.pending[0].col, "%s",
+				    p.pending[0].msg);
 	tm->body = body;
 	tm->blocks = p.blocks;
 	tm->nblocks = p.nblocks;
