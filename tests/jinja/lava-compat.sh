@@ -22,6 +22,10 @@
 #   -c NAME     only this context (repeatable): empty, amd64, arm64-rich, x86-rich
 #   -o OUTDIR   keep both outputs and the full diff of every disagreement in OUTDIR
 #   -j N        renders at once (default 2)
+#   -r N        also N random contexts per file (rand1..randN): every variable the file and
+#               the templates it extends read gets, or does not get, a value drawn from a
+#               pool of strings (quotes, backslashes, newlines, non-ASCII), numbers, booleans,
+#               null, lists and mappings; deterministic for a given -s SEED (default 1)
 #
 # Environment:
 #   LAVAFS      the binary under test (default: build/lavafs of this checkout)
@@ -58,17 +62,21 @@ fi
 quiet=0
 outdir=
 jobs=2
+nrand=0
+seed=1
 only_ctx=()
 usage() {
 	sed -n '2,/^# Exit status/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
-while getopts "qc:o:j:h" opt; do
+while getopts "qc:o:j:r:s:h" opt; do
 	case $opt in
 	q) quiet=1 ;;
 	c) only_ctx+=("$OPTARG") ;;
 	o) outdir=$OPTARG ;;
 	j) jobs=$OPTARG ;;
+	r) nrand=$OPTARG ;;
+	s) seed=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -229,10 +237,12 @@ ref_hash=$( { cat "$REFERENCE"; echo "$PYTHON"; } | sha256sum | cut -c1-64)
 render_one() {
 	local n=$1 kind=$2 file=$3 ctx=$4
 	local cargs=() ctxfile=
-	if [ "$ctx" != empty ]; then
-		ctxfile=$work/ctx/$ctx.yaml
-		cargs=(-c "$ctxfile")
-	fi
+	case $ctx in
+	empty) ;;
+	rand*) ctxfile=$work/ctx/rand/$kind.$(basename "$file" .jinja2).${ctx#rand}.yaml ;;
+	*) ctxfile=$work/ctx/$ctx.yaml ;;
+	esac
+	[ -n "$ctxfile" ] && cargs=(-c "$ctxfile")
 	local key
 	key=$( { echo "$ref_hash $dt_hash $ctx"; cat "$file"; [ -n "$ctxfile" ] && cat "$ctxfile"; } |
 		sha256sum | cut -c1-64)
@@ -295,8 +305,83 @@ add_files() {
 		done
 	done < <(find "$dir" -maxdepth 1 -type f -name '*.jinja2' -print0 | LC_ALL=C sort -z)
 }
+for ((k = 1; k <= nrand; k++)); do contexts+=("rand$k"); done
 add_files template "$dt_dir"
 [ -n "$dev_dir" ] && add_files dictionary "$dev_dir"
+
+if [ "$nrand" -gt 0 ]; then
+	mkdir -p "$work/ctx/rand"
+	cat >"$work/gen.py" <<'EOF'
+import importlib.util, os, random, sys
+import jinja2, jinja2.meta, jinja2.sandbox, yaml
+seed, nrand, dt_dir, outdir, reference = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+# The reference's filters, so that a context can be tried before it is kept.
+spec = importlib.util.spec_from_file_location("reference", reference)
+ref = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ref)
+STRINGS = ["ttyS0", "it's", 'say "hi"', "back\\slash", "ünïcödé ✓", "two\nlines", "", " ",
+           "0x80000000", "{KERNEL}", "%s", "- item", "a: b", "#hash", "  padded  ",
+           "tab\there", "true", "None", "1.5", "=>", "telnet host 7000", "[x]", "{y}"]
+def value(rng, other, depth=0):
+    # other: the chance of anything but a string
+    if rng.random() >= other:
+        return rng.choice(STRINGS)
+    r = rng.random()
+    if r < 0.30: return rng.choice([0, 1, -1, 7, 115200, 2**40])
+    if r < 0.40: return rng.choice([0.0, 1.5, -2.25, 1e-05, 1e16])
+    if r < 0.60: return rng.choice([True, False])
+    if r < 0.70: return None
+    if depth > 1: return rng.choice(STRINGS)
+    if r < 0.90: return [value(rng, other, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {rng.choice(STRINGS) or "k": value(rng, other, depth + 1) for _ in range(rng.randint(0, 3))}
+plain = jinja2.Environment(loader=jinja2.FileSystemLoader([dt_dir]))
+def names(src, seen, out):
+    ast = plain.parse(src)
+    out |= jinja2.meta.find_undeclared_variables(ast)
+    for name in jinja2.meta.find_referenced_templates(ast):
+        if name and name not in seen:
+            seen.add(name)
+            try:
+                names(plain.loader.get_source(plain, name)[0], seen, out)
+            except Exception:
+                pass
+for item in sys.stdin.read().split("\0"):
+    if not item:
+        continue
+    kind, path = item.split("\t", 1)
+    base = os.path.basename(path)[:-len(".jinja2")]
+    try:
+        src = open(path, encoding="utf-8").read()
+        vs = set()
+        names(src, set(), vs)
+    except Exception:
+        src, vs = "", set()
+    vs = sorted(vs)
+    env = jinja2.sandbox.SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([dt_dir, os.path.dirname(path)]), trim_blocks=True, autoescape=False)
+    env.filters.update(shlex_quote=ref.shlex.quote, yaml_quote=ref.yaml_quote,
+                       qemu_guest_fs_interface=ref.qemu_guest_fs_interface)
+    for k in range(1, nrand + 1):
+        rng = random.Random("%s/%s/%s/%d" % (seed, kind, base, k))
+        # Retry with fewer variables and fewer non-strings until Python renders it, so that most renders compare
+        # output rather than agree on a TypeError.
+        for attempt in range(12):
+            other = 0.5 * 0.6 ** attempt
+            ctx = {v: value(rng, other) for v in vs if rng.random() < 0.6 * 0.8 ** attempt}
+            try:
+                env.from_string(src).render(**ctx)
+                break
+            except Exception:
+                continue
+        with open(os.path.join(outdir, "%s.%s.%d.yaml" % (kind, base, k)), "w", encoding="utf-8") as f:
+            yaml.safe_dump(ctx, f, allow_unicode=True, default_flow_style=False)
+EOF
+	{
+		find "$dt_dir" -maxdepth 1 -type f -name '*.jinja2' -printf 'template\t%p\0'
+		[ -n "$dev_dir" ] && find "$dev_dir" -maxdepth 1 -type f -name '*.jinja2' -printf 'dictionary\t%p\0'
+	} | "$PYTHON" "$work/gen.py" "$seed" "$nrand" "$dt_dir" "$work/ctx/rand" "$REFERENCE" ||
+		{ echo "lava-compat: cannot generate random contexts" >&2; exit 2; }
+fi
 
 xargs -0 -n 4 -P "$jobs" bash -c 'render_one "$@"' _ <"$list"
 
