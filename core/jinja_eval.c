@@ -266,7 +266,14 @@ static int emit(struct jrender *r, struct frame *f, const struct jnode *n, const
 {
 	if (f->suppress || len == 0)
 		return 0;
-	strbuf_add(r->out, s, len);
+	struct strbuf *o = r->out;
+	if (o->len + len < o->cap) { /* room left: no call into strbuf */
+		memcpy(o->buf + o->len, s, len);
+		o->len += len;
+		o->buf[o->len] = '\0';
+	} else {
+		strbuf_add(o, s, len);
+	}
 	if (r->track && r->out == r->main_out)
 		track_output(r, n->tmpl, n->line, s, len, is_expr);
 	return check_output(r, n);
