@@ -48,6 +48,7 @@ struct composer {
 	size_t npieces, cap;
 	bool has_test;
 	const char **where; /* per argv item: its origin, for messages */
+	struct value *shown; /* variable name -> its value as explain shows it, made once */
 };
 
 static const char *str_or(const char *s, const char *dflt)
@@ -401,30 +402,50 @@ static int add_list(struct composer *c, const struct value *list, const char *ke
 	return 0;
 }
 
-static char *substitute(struct composer *c, const char *arg)
+/* An image_arg with its {label}s replaced, one image after the other as LAVA replaces them.
+ * A path may itself hold "{label}" text (it ends in the URL's file name), so each step can
+ * multiply the length: past SUBST_MAX the job is refused instead of filling memory. */
+#define SUBST_MAX (1u << 20)
+
+static int substitute(struct composer *c, const struct compose_image *owner, char **out)
 {
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_adds(&sb, arg);
+	struct strbuf sb = STRBUF_INIT, pat = STRBUF_INIT;
+	strbuf_adds(&sb, owner->image_arg);
 	for (size_t i = 0; i < c->out->nimages; i++) {
 		const struct compose_image *img = &c->out->images[i];
 		if (!img->path)
 			continue;
-		char *pat = arena_printf(c->a, "{%s}", img->label);
-		size_t pl = strlen(pat);
+		strbuf_reset(&pat);
+		strbuf_addc(&pat, '{');
+		strbuf_adds(&pat, img->label);
+		strbuf_addc(&pat, '}');
+		const char *p = strbuf_str(&sb), *hit = strstr(p, pat.buf);
+		if (!hit)
+			continue;
 		struct strbuf nb = STRBUF_INIT;
-		const char *p = strbuf_str(&sb), *hit;
-		while ((hit = strstr(p, pat))) {
+		for (; hit; hit = strstr(p, pat.buf)) {
 			strbuf_add(&nb, p, (size_t)(hit - p));
 			strbuf_adds(&nb, img->path);
-			p = hit + pl;
+			p = hit + pat.len;
+			if (nb.len > SUBST_MAX)
+				break;
 		}
 		strbuf_adds(&nb, p);
 		strbuf_release(&sb);
 		sb = nb;
+		if (sb.len > SUBST_MAX) {
+			strbuf_release(&sb);
+			strbuf_release(&pat);
+			return lf_error_set(c->err, -E2BIG, str_or(c->in->job_name, "job.yaml"), 0, 0,
+					    "image_arg of %s is longer than %u bytes once the image "
+					    "paths are put in ({label}s in image URLs?)",
+					    owner->label, SUBST_MAX);
+		}
 	}
-	char *r = arena_strndup(c->a, strbuf_str(&sb), sb.len);
+	*out = arena_strndup(c->a, strbuf_str(&sb), sb.len);
 	strbuf_release(&sb);
-	return r;
+	strbuf_release(&pat);
+	return 0;
 }
 
 static int build_pieces(struct composer *c, const struct value *cfg)
@@ -510,7 +531,11 @@ static int build_pieces(struct composer *c, const struct value *cfg)
 		const struct compose_image *img = &c->out->images[i];
 		if (!img->image_arg)
 			continue;
-		add_piece(c, substitute(c, img->image_arg), PIECE_IMAGE,
+		char *arg;
+		int src = substitute(c, img, &arg);
+		if (src < 0)
+			return src;
+		add_piece(c, arg, PIECE_IMAGE,
 			  arena_printf(c->a, "image_arg of %s", img->label), NULL, img);
 	}
 
@@ -575,9 +600,13 @@ static int split_argv(struct composer *c, const struct piece ***owner)
 	strbuf_release(&joined);
 	c->out->argv_items = arena_alloc(c->a, sizeof(char *) * (n + 1));
 	*owner = arena_alloc(c->a, sizeof(struct piece *) * (n + 1));
+	size_t pi = 0;
 	for (size_t i = 0; i < n; i++) {
 		c->out->argv_items[i] = words[i].s;
-		(*owner)[i] = piece_at(c, words[i].offset);
+		/* words and pieces both run left to right: the owner only moves forward */
+		while (pi + 1 < c->npieces && c->pieces[pi + 1].offset <= words[i].offset)
+			pi++;
+		(*owner)[i] = &c->pieces[pi];
 		strbuf_add(&c->out->argv, words[i].s, words[i].len);
 		strbuf_addc(&c->out->argv, '\0');
 		if (i)
@@ -626,7 +655,16 @@ static const char *template_origin(struct composer *c, const struct piece *p, co
 		}
 		strbuf_adds(&sb, var);
 		strbuf_addc(&sb, '=');
-		strbuf_adds(&sb, show(c, v, 60));
+		/* str() of a value is as long as the value: once per variable, not per argv item
+		 * (50000 extra_options items would otherwise be shown 50000 times) */
+		if (!c->shown)
+			c->shown = value_map(c->a);
+		const struct value *memo = value_map_gets(c->shown, var);
+		if (!memo) {
+			memo = value_cstr(c->a, show(c, v, 60));
+			value_map_sets(c->a, c->shown, var, (struct value *)memo);
+		}
+		strbuf_add(&sb, memo->u.str.s, memo->u.str.len);
 	}
 	strbuf_addc(&sb, ')');
 	const char *r = arena_strndup(c->a, strbuf_str(&sb), sb.len);
