@@ -531,7 +531,7 @@ static int build_pieces(struct composer *c, const struct value *cfg)
 		const struct compose_image *img = &c->out->images[i];
 		if (!img->image_arg)
 			continue;
-		char *arg;
+		char *arg = NULL;
 		int src = substitute(c, img, &arg);
 		if (src < 0)
 			return src;
