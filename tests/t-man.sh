@@ -101,6 +101,11 @@ need "$text5" "lavafs(5) has the shipped templates" \
 need "$text5" "lavafs(5) has its sections" \
 	"THE TREE" CHECKS ATOMICITY PERMISSIONS PERSISTENCE "EDITORS AND TOOLS" \
 	"THE SHIPPED TEMPLATES" EXAMPLES "SEE ALSO"
+need "$text5" "lavafs(5) describes how the mount behaves" \
+	"Inodes and caching" keep_cache ESTALE ENOTEMPTY EXDEV EFBIG EPERM direct \
+	".lavafs/tmp" O_TRUNC max_file_size max_overlay_file_size writer_gid admin_gid
+need "$text8" "lavafs(8) says which LAVAFS_KVM values mean no KVM" \
+	"0, false, no and off"
 need "$both" "the pages name the context variables" \
 	arch machine cpu netdevice model vga serial monitor no_kvm no_network extra_options \
 	guestfs_size guestfs_interface guestfs_driveid
