@@ -288,8 +288,9 @@ static void outputs_retire(struct lavafs *fs, struct device *d)
 		if (!n)
 			continue;
 		d->outnode[i] = NULL;
-		gen_unref(n->gen);
-		n->gen = NULL;
+		/* The node keeps its generation until the kernel forgets it: a reader whose lookup
+		 * came just before the replacement still opens a complete (if older) composition.
+		 * ESTALE would be retried once by the kernel, and fail under steady recomposition. */
 		node_put(fs, n);
 	}
 }

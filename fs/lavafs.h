@@ -88,7 +88,7 @@ struct node {
 	struct node *next_ino, *next_name;
 	/* outputs */
 	int out;
-	struct gen *gen;     /* NULL once a newer generation replaced it (opens get ESTALE) */
+	struct gen *gen;     /* its generation, kept after a newer one replaced it */
 	off_t out_size;
 	struct timespec out_mtime;
 	/* open handles that may write (store-backed files) */
