@@ -98,3 +98,15 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+
+# tsan: the core under ThreadSanitizer with a threaded stress driver (run by tests/t-stress.sh):
+# many threads compose with one shared jinja_env while templates are replaced and invalidated.
+TSAN_BUILD = build/tsan
+.PHONY: tsan
+tsan: $(TSAN_BUILD)/stress_core
+
+$(TSAN_BUILD)/stress_core: $(CORE_SRC) $(wildcard core/*.h) tests/stress/stress_core.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -DLAVAFS_VERSION='"$(VERSION)"' -Wall -Wextra -Werror \
+		-Wno-unused-parameter -Wno-format-truncation -pthread -O1 -g -fsanitize=thread \
+		$(PKG_CFLAGS) -Icore -o $@ $(CORE_SRC) tests/stress/stress_core.c $(PKG_LIBS) -lm
