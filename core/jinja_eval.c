@@ -72,6 +72,11 @@ struct jmacro {
 	const char *name;
 };
 
+struct jrange {
+	struct value list; /* first: the list is the range */
+	int64_t start, stop, step;
+};
+
 struct jblockref {
 	struct jctx *ctx;
 	const char *name;
@@ -173,6 +178,14 @@ static struct value jtrue = {.kind = V_BOOL, .u.b = true}, jfalse = {.kind = V_B
 static struct value *jbool(bool b)
 {
 	return b ? &jtrue : &jfalse;
+}
+
+/* Python truth; generators (lists marked by the filters) are always true */
+static bool jtruthy(const struct value *v)
+{
+	if (v->kind == V_LIST && v->line <= -5 && v->line >= -7)
+		return v->line != -6 ? true : v->u.list.len != 0;
+	return value_truthy(v);
 }
 
 static struct value *native(struct jrender *r, int tag, void *ptr, const char *name)
@@ -526,6 +539,8 @@ static size_t fmt_int(char *buf, int64_t i)
 	return k;
 }
 
+static void to_str(struct strbuf *sb, const struct value *v);
+
 struct value *jr_str(struct jrender *r, const struct value *v)
 {
 	if (v->kind == V_STRING)
@@ -538,7 +553,7 @@ struct value *jr_str(struct jrender *r, const struct value *v)
 	if (v->kind == V_UNDEFINED)
 		return value_str_nocopy(r->a, "", 0);
 	struct strbuf sb = STRBUF_INIT;
-	value_to_str(&sb, v);
+	to_str(&sb, v);
 	struct value *s = value_str(r->a, sb.buf ? sb.buf : "", sb.len);
 	strbuf_release(&sb);
 	return s;
@@ -546,6 +561,14 @@ struct value *jr_str(struct jrender *r, const struct value *v)
 
 static void to_str(struct strbuf *sb, const struct value *v)
 {
+	if (v->kind == V_LIST && v->line == -6) {
+		const struct jrange *rg = (const struct jrange *)v;
+		strbuf_addf(sb, "range(%lld, %lld", (long long)rg->start, (long long)rg->stop);
+		if (rg->step != 1)
+			strbuf_addf(sb, ", %lld", (long long)rg->step);
+		strbuf_addc(sb, ')');
+		return;
+	}
 	if (v->kind == V_NATIVE) {
 		if (v->u.native.tag == NT_NAMESPACE) {
 			strbuf_adds(sb, "<Namespace ");
@@ -565,6 +588,18 @@ struct value *jr_iterable(struct jrender *r, const struct jnode *n, struct value
 {
 	switch (v->kind) {
 	case V_LIST:
+		if (v->line == -7) /* a generator over something that cannot be iterated */
+			return jr_error(r, n, -EINVAL, "'%s' object is not iterable",
+					v->u.list.len ? value_type_name(v->u.list.items[0]) : "object");
+		if (v->line == -5) {
+			/* a generator: this iteration consumes it */
+			struct value *l = value_list(r->a);
+			l->u.list.items = v->u.list.items;
+			l->u.list.len = l->u.list.cap = v->u.list.len;
+			v->u.list.len = 0;
+			return l;
+		}
+		return v;
 	case V_TUPLE:
 		return v;
 	case V_UNDEFINED:
@@ -1065,12 +1100,16 @@ static struct value *do_slice(struct jrender *r, const struct jnode *n, struct v
 		return jr_error(r, n, -EINVAL, "slice step cannot be zero");
 	size_t cnt;
 	size_t *off = NULL;
+	if (obj->kind == V_LIST && obj->line == -5)
+		return undef_named(r, "'generator' object is not subscriptable");
 	if (obj->kind == V_STRING)
 		off = cp_offsets(r, obj, &cnt);
 	else if (obj->kind == V_LIST || obj->kind == V_TUPLE)
 		cnt = obj->u.list.len;
 	else if (obj->kind == V_UNDEFINED)
 		return jr_undefined_error(r, n, obj);
+	else if (obj->kind == V_MAP)
+		return jr_error(r, n, -EINVAL, "unhashable type: 'slice'");
 	else
 		return undef_named(r, "'%s' object is not subscriptable", value_type_name(obj));
 	int64_t len = (int64_t)cnt;
@@ -1120,6 +1159,8 @@ struct value *jr_getitem(struct jrender *r, const struct jnode *n, struct value 
 	case V_LIST:
 	case V_TUPLE:
 	case V_STRING:
+		if (obj->line == -5 && obj->kind == V_LIST)
+			return undef_named(r, "'generator' object is not subscriptable");
 		if (key->kind == V_INT || key->kind == V_BOOL) {
 			int64_t i = num_i(key);
 			size_t cnt;
@@ -1271,7 +1312,14 @@ static struct value *call_global(struct jrender *r, const struct jnode *n, const
 			count = (start - stop - 1) / (-step) + 1;
 		if (count > MAX_RANGE)
 			return jr_error(r, n, -EFBIG, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-		struct value *l = value_list(r->a);
+		/* a list that prints as Python's range(...) */
+		struct jrange *rg = arena_alloc(r->a, sizeof(*rg));
+		rg->start = start;
+		rg->stop = stop;
+		rg->step = step;
+		struct value *l = &rg->list;
+		l->kind = V_LIST;
+		l->line = -6;
 		l->u.list.items = arena_alloc(r->a, (size_t)(count ? count : 1) * sizeof(struct value *));
 		l->u.list.cap = (size_t)(count ? count : 1);
 		struct value *ints = arena_alloc(r->a, (size_t)(count ? count : 1) * sizeof(struct value));
@@ -1612,14 +1660,14 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 		struct value *a = eval(r, f, n->a);
 		if (!a)
 			return NULL;
-		return jbool(!value_truthy(a));
+		return jbool(!jtruthy(a));
 	}
 	case J_AND:
 	case J_OR: {
 		struct value *a = eval(r, f, n->a);
 		if (!a)
 			return NULL;
-		bool t = value_truthy(a);
+		bool t = jtruthy(a);
 		if (n->kind == J_AND ? !t : t)
 			return a;
 		return eval(r, f, n->b);
@@ -1704,7 +1752,7 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 		struct value *t = eval(r, f, n->a);
 		if (!t)
 			return NULL;
-		if (value_truthy(t))
+		if (jtruthy(t))
 			return eval(r, f, n->b);
 		if (n->c)
 			return eval(r, f, n->c);
@@ -1750,7 +1798,7 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 		struct value *v = eval_filter(r, f, n, in);
 		if (!v)
 			return NULL;
-		return jbool(value_truthy(v));
+		return jbool(jtruthy(v));
 	}
 	default:
 		return jr_error(r, n, -EINVAL, "unexpected node in expression");
@@ -1874,7 +1922,7 @@ static int run_for(struct jrender *r, struct frame *f, const struct jnode *n, st
 			struct value *t = eval(r, &cf, n->c);
 			if (!t)
 				return -1;
-			if (value_truthy(t))
+			if (jtruthy(t))
 				value_list_append(r->a, kept, seq->u.list.items[i]);
 		}
 		seq = kept;
@@ -2174,7 +2222,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		if (r->track)
 			cond_mark_push(r, &mark);
 		/* an elif is an if alone in the else branch: the same thing */
-		int rc = value_truthy(t) ? exec_body(r, f, n->kids, n->nkids)
+		int rc = jtruthy(t) ? exec_body(r, f, n->kids, n->nkids)
 					 : exec_body(r, f, n->kids2, n->nkids2);
 		if (r->track)
 			r->ncondv = mark;

@@ -15,6 +15,40 @@ struct value *jinja_binop_add(struct jrender *r, const struct jnode *n, struct v
 			      struct value *b);
 #define FN(name) static struct value *name(struct jrender *r, const struct jnode *n, struct value *in, struct value **args)
 
+/* Lists standing for Python generators (what map, select, unique, batch... return): no len(),
+ * not a sequence, consumed by the first iteration. value.line carries the mark. */
+#define LAZY_MARK (-5)
+
+static struct value *lazy(struct value *v)
+{
+	if (v)
+		v->line = LAZY_MARK;
+	return v;
+}
+
+static bool is_lazy(const struct value *v)
+{
+	return v->kind == V_LIST && (v->line == LAZY_MARK || v->line == -7);
+}
+
+/* The input of a generator filter: jinja2 only iterates it when the result is consumed, so a
+ * value that cannot be iterated gives a generator that fails then (mark -7, the value kept
+ * for the message). Returns NULL with *poison set in that case. */
+static bool iterable_kind(const struct value *v)
+{
+	return v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_MAP ||
+	       v->kind == V_STRING || v->kind == V_UNDEFINED ||
+	       (v->kind == V_NATIVE && v->u.native.tag == NT_LOOP);
+}
+
+static struct value *poisoned(struct jrender *r, struct value *in)
+{
+	struct value *g = value_list(A);
+	value_list_append(A, g, in);
+	g->line = -7;
+	return g;
+}
+
 static struct value *sval(struct jrender *r, struct strbuf *sb)
 {
 	struct value *v = value_str(A, sb->buf ? sb->buf : "", sb->len);
@@ -1731,7 +1765,13 @@ FN(f_trim)
 
 FN(f_indent)
 {
-	struct value *s = jr_str(r, in);
+	/* jinja2 appends "\n" to the value itself: only strings survive that */
+	if (in->kind == V_UNDEFINED)
+		return jr_undefined_error(r, n, in);
+	if (in->kind != V_STRING)
+		return jr_error(r, n, -EINVAL, "unsupported operand type(s) for +=: '%s' and 'str'",
+				value_type_name(in));
+	struct value *s = in;
 	struct strbuf ind = STRBUF_INIT;
 	if (args[0] && args[0]->kind == V_STRING) {
 		strbuf_add(&ind, args[0]->u.str.s, args[0]->u.str.len);
@@ -1765,6 +1805,8 @@ FN(f_indent)
 
 static struct value *length_of(struct jrender *r, const struct jnode *n, struct value *in)
 {
+	if (is_lazy(in))
+		return jr_error(r, n, -EINVAL, "object of type 'generator' has no len()");
 	switch (in->kind) {
 	case V_UNDEFINED:
 		return value_int(A, 0);
@@ -2048,6 +2090,10 @@ static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *s
 		return true;
 	case V_LIST:
 	case V_TUPLE:
+		if (is_lazy(v)) {
+			jr_error(r, n, -EINVAL, "Object of type generator is not JSON serializable");
+			return false;
+		}
 		if (!v->u.list.len) {
 			strbuf_adds(sb, "[]");
 			return true;
@@ -2170,7 +2216,9 @@ FN(f_first)
 FN(f_last)
 {
 	if (in->kind == V_UNDEFINED)
-		return jr_error(r, n, -EINVAL, "'Undefined' object is not reversible");
+		return value_undefined(A, "No last item, sequence was empty.");
+	if (is_lazy(in))
+		return jr_error(r, n, -EINVAL, "'generator' object is not reversible");
 	struct value *it = jr_iterable(r, n, in);
 	if (!it)
 		return NULL;
@@ -2205,6 +2253,8 @@ FN(f_sort)
 
 FN(f_unique)
 {
+	if (!iterable_kind(in))
+		return poisoned(r, in);
 	struct value *it = jr_iterable(r, n, in);
 	if (!it)
 		return NULL;
@@ -2222,7 +2272,7 @@ FN(f_unique)
 			value_list_append(A, out, it->u.list.items[i]);
 		}
 	}
-	return out;
+	return lazy(out);
 }
 
 FN(f_reverse)
@@ -2240,7 +2290,7 @@ FN(f_reverse)
 	struct value *l = value_list(A);
 	for (size_t i = it->u.list.len; i-- > 0;)
 		value_list_append(A, l, it->u.list.items[i]);
-	return l;
+	return lazy(l); /* reversed() is an iterator */
 }
 
 FN(f_dictsort)
@@ -2274,13 +2324,15 @@ FN(f_items)
 		return value_list(A);
 	if (in->kind != V_MAP)
 		return jr_error(r, n, -EINVAL, "Can only get item pairs from a mapping.");
-	return jr_call_method(r, n, in, "items", NULL, 0, NULL, NULL, 0);
+	return lazy(jr_call_method(r, n, in, "items", NULL, 0, NULL, NULL, 0));
 }
 
 /* map/select/reject take (filter or test name, *args) or attribute= keyword */
 static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct value *in,
 				struct value **args)
 {
+	if (!iterable_kind(in))
+		return poisoned(r, in);
 	struct value *it = jr_iterable(r, n, in);
 	if (!it)
 		return NULL;
@@ -2292,7 +2344,7 @@ static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct
 				return NULL;
 			value_list_append(A, out, v);
 		}
-		return out;
+		return lazy(out);
 	}
 	if (!args[0])
 		return jr_error(r, n, -EINVAL, "map requires a filter argument");
@@ -2309,7 +2361,7 @@ static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct
 			return NULL;
 		value_list_append(A, out, v);
 	}
-	return out;
+	return lazy(out);
 }
 
 FN(f_map)
@@ -2320,6 +2372,8 @@ FN(f_map)
 static struct value *select_impl(struct jrender *r, const struct jnode *n, struct value *in,
 				 struct value **args, bool attr, bool want)
 {
+	if (!iterable_kind(in))
+		return poisoned(r, in);
 	struct value *it = jr_iterable(r, n, in);
 	if (!it)
 		return NULL;
@@ -2351,7 +2405,7 @@ static struct value *select_impl(struct jrender *r, const struct jnode *n, struc
 		if (res == want)
 			value_list_append(A, out, item);
 	}
-	return out;
+	return lazy(out);
 }
 
 FN(f_select)
@@ -2376,6 +2430,8 @@ FN(f_rejectattr)
 
 FN(f_batch)
 {
+	if (!iterable_kind(in))
+		return poisoned(r, in);
 	int64_t cnt;
 	if (!args[0] || !need_int(r, n, args[0], &cnt, "linecount"))
 		return args[0] ? NULL : jr_error(r, n, -EINVAL, "batch() missing linecount");
@@ -2396,11 +2452,13 @@ FN(f_batch)
 				value_list_append(A, tmp, args[1]);
 		value_list_append(A, out, tmp);
 	}
-	return out;
+	return lazy(out);
 }
 
 FN(f_slice)
 {
+	if (!iterable_kind(in))
+		return poisoned(r, in);
 	int64_t slices;
 	if (!args[0] || !need_int(r, n, args[0], &slices, "slices"))
 		return args[0] ? NULL : jr_error(r, n, -EINVAL, "slice() missing slices");
@@ -2424,7 +2482,7 @@ FN(f_slice)
 			value_list_append(A, tmp, args[1]);
 		value_list_append(A, out, tmp);
 	}
-	return out;
+	return lazy(out);
 }
 
 FN(f_sum)
@@ -2572,7 +2630,21 @@ FN(f_wordcount)
 
 FN(f_truncate)
 {
-	struct value *s = jr_str(r, in);
+	/* jinja2 measures the value itself: short non-strings come back unchanged */
+	if (in->kind != V_STRING) {
+		int64_t length = 255, leeway = 5;
+		if (args[0] && is_intlike(args[0]))
+			length = ival(args[0]);
+		if (args[3] && is_intlike(args[3]))
+			leeway = ival(args[3]);
+		struct value *len = length_of(r, n, in);
+		if (!len)
+			return NULL;
+		if (len->u.i <= length + leeway)
+			return in;
+		return jr_error(r, n, -EINVAL, "truncate: cannot cut a %s", value_type_name(in));
+	}
+	struct value *s = in;
 	int64_t length = 255, leeway = 5;
 	if (args[0] && !need_int(r, n, args[0], &length, "length"))
 		return NULL;
@@ -3009,8 +3081,9 @@ static bool yaml_quote_value(struct jrender *r, const struct jnode *n, struct st
 	}
 	case V_LIST:
 	case V_TUPLE:
-		if (v->kind == V_TUPLE) {
-			jr_error(r, n, -EINVAL, "yaml_quote: cannot represent a tuple");
+		if (v->kind == V_TUPLE || is_lazy(v)) {
+			jr_error(r, n, -EINVAL, "yaml_quote: cannot represent a %s",
+				 is_lazy(v) ? "generator" : "tuple");
 			return false;
 		}
 		strbuf_addc(sb, '[');
@@ -3119,12 +3192,15 @@ TEST(t_iterable)
 }
 TEST(t_sequence)
 {
+	if (is_lazy(in))
+		return B(false);
 	return B(in->kind == V_STRING || in->kind == V_LIST || in->kind == V_TUPLE ||
 		 in->kind == V_MAP || in->kind == V_UNDEFINED);
 }
 TEST(t_callable)
 {
-	return B(jr_is_callable(in));
+	/* Undefined defines __call__ (to fail), so Python's callable() says yes */
+	return B(jr_is_callable(in) || in->kind == V_UNDEFINED);
 }
 TEST(t_sameas)
 {
