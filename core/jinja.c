@@ -177,6 +177,8 @@ static int read_file(const char *path, const struct jinja_limits *lim, char **bu
 	}
 	size_t cap = (size_t)st->st_size + 1, n = 0;
 	char *b = malloc(cap + 1);
+	if (!b)
+		abort();
 	for (;;) {
 		if (n == cap) {
 			if (cap > lim->max_template) {
@@ -187,7 +189,10 @@ static int read_file(const char *path, const struct jinja_limits *lim, char **bu
 						    lim->max_template);
 			}
 			cap *= 2;
-			b = realloc(b, cap + 1);
+			char *nb = realloc(b, cap + 1);
+			if (!nb)
+				abort(); /* out of memory, as everywhere else in lavafs */
+			b = nb;
 		}
 		ssize_t r = read(fd, b + n, cap - n);
 		if (r < 0) {

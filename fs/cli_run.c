@@ -98,7 +98,7 @@ static char **run_items(const char *dir, const struct run_file *f, size_t *count
 	for (size_t i = 0; i < f->len; i++)
 		n += f->buf[i] == '\0';
 	if (n > RUN_MAX_ITEMS) {
-		fprintf(stderr, "lavafs: run: %s/%s has more than %u items\n", dir, f->name,
+		fprintf(stderr, "lavafs: run: %s/%s has more than %d items\n", dir, f->name,
 			RUN_MAX_ITEMS);
 		return NULL;
 	}
