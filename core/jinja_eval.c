@@ -892,7 +892,11 @@ static int contains(struct jrender *r, const struct jnode *n, struct value *a, s
 				return 1;
 		return 0;
 	case V_MAP:
-		return value_map_get(b, a) != NULL;
+		if (a->kind == V_LIST || a->kind == V_MAP) {
+			jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(a));
+			return -1;
+		}
+		return map_find(b, a) != NULL;
 	case V_UNDEFINED:
 		return 0;
 	default:
