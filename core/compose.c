@@ -672,8 +672,30 @@ static const char *template_origin(struct composer *c, const struct piece *p, co
 	return r;
 }
 
+/* explain is one line per item in tab-separated fields: an item or a context value holding
+ * a newline, carriage return or tab is shown with that character escaped. */
+static void add_one_line(struct strbuf *sb, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '\n':
+			strbuf_adds(sb, "\\n");
+			break;
+		case '\r':
+			strbuf_adds(sb, "\\r");
+			break;
+		case '\t':
+			strbuf_adds(sb, "\\t");
+			break;
+		default:
+			strbuf_addc(sb, s[i]);
+		}
+	}
+}
+
 static void build_explain(struct composer *c, const struct piece *const *owner)
 {
+	struct strbuf field = STRBUF_INIT;
 	const char **where = arena_alloc(c->a, sizeof(char *) * (c->out->argc + 1));
 	for (size_t i = 0; i < c->out->argc; i++) {
 		const struct piece *p = owner[i];
@@ -700,12 +722,14 @@ static void build_explain(struct composer *c, const struct piece *const *owner)
 		strbuf_addc(&c->out->explain, '\t');
 		strbuf_adds(&c->out->explain, layer);
 		strbuf_addc(&c->out->explain, '\t');
-		shellwords_quote(&c->out->explain, c->out->argv_items[i],
-				 strlen(c->out->argv_items[i]));
+		strbuf_reset(&field);
+		shellwords_quote(&field, c->out->argv_items[i], strlen(c->out->argv_items[i]));
+		add_one_line(&c->out->explain, field.buf, field.len);
 		strbuf_addc(&c->out->explain, '\t');
-		strbuf_adds(&c->out->explain, origin);
+		add_one_line(&c->out->explain, origin, strlen(origin));
 		strbuf_addc(&c->out->explain, '\n');
 	}
+	strbuf_release(&field);
 	c->where = where;
 }
 
