@@ -26,7 +26,12 @@ opts() { # the options every run shares; per-input ceilings make slow or greedy 
 for d in tests/fuzz/regressions/*/; do
 	[ -d "$d" ] || continue
 	t=$(basename "$d")
-	files=$(find "$d" -maxdepth 1 -type f ! -name 'README*' | sort)
+	# NAME.pending: a crasher whose fix is not in yet (run with FUZZ_PENDING=1)
+	if [ "${FUZZ_PENDING:-0}" = 1 ]; then
+		files=$(find "$d" -maxdepth 1 -type f ! -name 'README*' | sort)
+	else
+		files=$(find "$d" -maxdepth 1 -type f ! -name 'README*' ! -name '*.pending' | sort)
+	fi
 	[ -n "$files" ] || continue
 	if [ ! -x "$FB/fuzz_$t" ]; then
 		echo "t-fuzz: regressions for unknown target $t" >&2
@@ -45,16 +50,12 @@ for d in tests/fuzz/regressions/*/; do
 	echo "t-fuzz: $t: $n regression inputs replayed"
 done
 
-# 2. a short run of each target, one at a time
+# 2. a short run of each target, one at a time, with the options `make fuzz` uses
 mkdir -p "$FB/crashes"
 for t in $targets; do
-	mkdir -p "$FB/corpus/$t"
-	maxlen=4096
-	case $t in shellwords | env) maxlen=1024 ;; compose | job) maxlen=8192 ;; esac
 	before=$(ls "$FB/crashes" | wc -l)
-	timeout $((SECS + 60)) "$FB/fuzz_$t" $(opts) -max_total_time="$SECS" -max_len=$maxlen \
-		-artifact_prefix="$FB/crashes/$t-" "$FB/corpus/$t" tests/fuzz/corpus/$t \
-		>"$FB/run-$t.log" 2>&1
+	timeout $((SECS + 60)) make --no-print-directory -s -f tests/fuzz/fuzz.mk "run-$t" \
+		FUZZ_SECONDS="$SECS" >"$FB/run-$t.log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$FB/run-$t.log")
 	if [ $rc -ne 0 ] || [ -z "$execs" ]; then

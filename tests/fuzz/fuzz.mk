@@ -38,11 +38,18 @@ FUZZ_MAXLEN_yaml       = 4096
 FUZZ_MAXLEN_env        = 2048
 FUZZ_MAXLEN_shellwords = 1024
 fuzz_maxlen = $(or $(FUZZ_MAXLEN_$(1)),4096)
+# Token dictionaries (tests/fuzz/corpus/*.dict): template tokens for the targets whose input
+# starts with a template, YAML tokens for the YAML ones.
+FUZZ_DICT_jinja   = jinja.dict
+FUZZ_DICT_compose = jinja.dict
+FUZZ_DICT_job     = yaml.dict
+FUZZ_DICT_yaml    = yaml.dict
+FUZZ_DICT_env     = yaml.dict
 
 # Per-input time and memory ceilings: a slow or greedy input is a finding too (limits).
 FUZZ_OPTS = -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$(1)- -max_len=$(call fuzz_maxlen,$(1)) \
-	    $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict)
+	    $(if $(FUZZ_DICT_$(1)),-dict=tests/fuzz/corpus/$(FUZZ_DICT_$(1)))
 
 .PHONY: fuzz-all run replay $(FUZZ_TARGETS:%=run-%)
 
