@@ -294,6 +294,24 @@ static int emit(struct jrender *r, struct frame *f, const struct jnode *n, const
 
 /* ---------------------------------------------------------------- scopes and names */
 
+/* the value of a name a frame has not assigned yet (see jnode.undef); lookups turn it into
+ * an Undefined, includes look past it */
+static struct value jmissing = {.kind = V_UNDEFINED, .line = -9};
+
+static void scope_set(struct jrender *r, struct jscope *s, const char *name, struct value *v);
+
+static void bind_undef(struct jrender *r, struct jscope *s, const struct jnode *frame)
+{
+	for (size_t i = 0; i < frame->nundef; i++) {
+		const char *name = frame->undef[i];
+		bool bound = false;
+		for (size_t k = 0; k < s->n && !bound; k++)
+			bound = !strcmp(s->names[k], name);
+		if (!bound)
+			scope_set(r, s, name, &jmissing);
+	}
+}
+
 static struct jscope *scope_new(struct jrender *r, struct jscope *parent)
 {
 	struct jscope *s = arena_alloc(r->a, sizeof(*s));
@@ -468,7 +486,7 @@ static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *n
 		}
 		for (struct jscope *s = c->outer_scope; s; s = s->parent)
 			for (size_t i = s->n; i-- > 0;)
-				if (!strcmp(s->names[i], name))
+				if (s->vals[i] != &jmissing && !strcmp(s->names[i], name))
 					return s->vals[i];
 		if (c->render) {
 			v = map_get_name(c->render, name, len);
@@ -492,7 +510,7 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 	for (struct jscope *s = f->scope; s; s = s->parent)
 		for (size_t i = s->n; i-- > 0;)
 			if (s->names[i][0] == name[0] && !strcmp(s->names[i], name))
-				return s->vals[i];
+				return s->vals[i] == &jmissing ? undef_lazy(r, name, -1) : s->vals[i];
 	struct value *v = ctx_lookup(r, f->ctx, name, len, h);
 	if (v)
 		return v;
@@ -504,8 +522,13 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 static void assign_h(struct jrender *r, struct frame *f, const char *name, uint32_t h,
 		     struct value *v)
 {
-	if (f->toplevel && !f->scope) {
+	if (f->toplevel) {
 		ctx_var_set(r, f->ctx, name, h, v);
+		/* the template's own frame may hold the name as not-yet-assigned */
+		if (f->scope)
+			for (size_t i = 0; i < f->scope->n; i++)
+				if (!strcmp(f->scope->names[i], name))
+					f->scope->vals[i] = v;
 		if (r->toplevel && f->ctx->is_root && f->tmpl == r->root)
 			map_set_name(r, r->toplevel, name, v);
 		return;
@@ -1950,6 +1973,7 @@ static int run_for(struct jrender *r, struct frame *f, const struct jnode *n, st
 		if (!unpack(r, &bf, n->a, seq->u.list.items[i], s))
 			return -1;
 		scope_set(r, s, "loop", loopv);
+		bind_undef(r, s, n);
 		if (exec_body(r, &bf, n->kids, n->nkids))
 			return -1;
 	}
@@ -2041,6 +2065,7 @@ static struct value *render_block(struct jrender *r, const struct jnode *n, stru
 			   .tmpl = b->tmpl,
 			   .block = b->str,
 			   .block_index = index};
+	bind_undef(r, bf.scope, b);
 	struct value *res;
 	if (capture) {
 		res = capture_body(r, &bf, b, b->kids, b->nkids);
@@ -2256,6 +2281,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		struct frame cf = *f;
 		cf.scope = scope_new(r, f->scope);
 		cf.toplevel = false;
+		bind_undef(r, cf.scope, n);
 		struct value *v = capture_body(r, &cf, n, n->kids, n->nkids);
 		if (!v)
 			return -1;
@@ -2279,6 +2305,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		struct frame cf = *f;
 		cf.scope = scope_new(r, f->scope);
 		cf.toplevel = false;
+		bind_undef(r, cf.scope, n);
 		struct value *v = capture_body(r, &cf, n, n->kids, n->nkids);
 		if (!v)
 			return -1;
@@ -2437,6 +2464,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		struct frame wf = *f;
 		wf.scope = scope_new(r, f->scope);
 		wf.toplevel = false;
+		bind_undef(r, wf.scope, n);
 		/* every value is computed in the outer scope before any target is bound */
 		struct value **vals = arena_alloc(r->a, (n->nkids2 + 1) * sizeof(*vals));
 		for (size_t i = 0; i < n->nkids2; i++)
@@ -2568,6 +2596,7 @@ static struct value *call_macro(struct jrender *r, const struct jnode *n, struct
 	if (wants_caller || caller)
 		scope_set(r, s, "caller",
 			  caller ? caller : undef_named(r, "No caller defined"));
+	bind_undef(r, s, mn);
 	struct value *res = capture_body(r, &mf, mn, mn->kids, mn->nkids);
 	leave(r);
 	return res;
@@ -2583,6 +2612,10 @@ static int run_template(struct jrender *r, struct jctx *c, const struct jtemplat
 		const struct jtemplate *parent = NULL;
 		struct frame f = {.ctx = c, .toplevel = true, .tmpl = cur, .suppress = suppress,
 				  .parent = &parent};
+		if (cur->body->nundef) {
+			f.scope = scope_new(r, NULL);
+			bind_undef(r, f.scope, cur->body);
+		}
 		if (exec_body(r, &f, cur->body->kids, cur->body->nkids))
 			return -1;
 		if (!parent)

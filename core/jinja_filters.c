@@ -2323,7 +2323,7 @@ FN(f_items)
 	if (in->kind == V_UNDEFINED)
 		return value_list(A);
 	if (in->kind != V_MAP)
-		return jr_error(r, n, -EINVAL, "Can only get item pairs from a mapping.");
+		return poisoned(r, in); /* a generator: fails when iterated */
 	return lazy(jr_call_method(r, n, in, "items", NULL, 0, NULL, NULL, 0));
 }
 

@@ -144,6 +144,12 @@ struct jnode {
 	struct value *val;
 	const struct jfunc *fn; /* resolved filter or test (NULL: unknown, fails when run) */
 	const struct jtemplate *tmpl;
+	/* frames (template body, block, macro, call, for, with, filter and set blocks): names the
+	 * frame assigns before anything in it reads them and no enclosing frame knows; jinja2
+	 * starts such a name as undefined in the frame, hiding the context's value from nested
+	 * frames that run before the assignment */
+	const char **undef;
+	size_t nundef;
 };
 
 struct jtemplate {

@@ -1019,6 +1019,7 @@ static struct jnode *parse_if(struct parser *p, struct jtok *t)
 		next(p);
 		if (!strcmp(e->s, "elif")) {
 			struct jnode *el = mk(p, J_IF, e);
+			el->flag = true; /* an elif, not an if inside an else */
 			n->kids2 = arena_alloc(p->a, sizeof(struct jnode *));
 			n->kids2[0] = el;
 			n->nkids2 = 1;
@@ -1374,6 +1375,282 @@ static struct jnode *parse_statement(struct parser *p)
 	return perr_at(p, t, "Encountered unknown tag '%s'.", k);
 }
 
+/* ---- frame analysis: jinja2's symbol tracking (idtracking.py), reduced to what changes
+ * output: which names a frame starts as undefined ---- */
+
+enum { SYM_RESOLVE = 1, SYM_UNDEF, SYM_ALIAS, SYM_PARAM };
+
+struct sym {
+	const char *name;
+	int state;
+	bool stored;
+};
+
+struct symtab {
+	struct sym *v;
+	size_t n, cap;
+	const struct symtab *parent;
+	struct arena *a;
+};
+
+static struct sym *sym_own(const struct symtab *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].name, name))
+			return &t->v[i];
+	return NULL;
+}
+
+static bool sym_find(const struct symtab *t, const char *name)
+{
+	for (; t; t = t->parent)
+		if (sym_own(t, name))
+			return true;
+	return false;
+}
+
+static struct sym *sym_add(struct symtab *t, const char *name, int state)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		t->v = arena_realloc(t->a, t->v, t->cap * sizeof(*t->v), cap * sizeof(*t->v));
+		t->cap = cap;
+	}
+	struct sym *s = &t->v[t->n++];
+	s->name = name;
+	s->state = state;
+	s->stored = false;
+	return s;
+}
+
+static void sym_load(struct symtab *t, const char *name)
+{
+	if (!sym_find(t, name))
+		sym_add(t, name, SYM_RESOLVE);
+}
+
+static void sym_store(struct symtab *t, const char *name)
+{
+	struct sym *s = sym_own(t, name);
+	if (!s)
+		s = sym_add(t, name, t->parent && sym_find(t->parent, name) ? SYM_ALIAS : SYM_UNDEF);
+	s->stored = true;
+}
+
+static void visit_expr(struct symtab *t, const struct jnode *n, int depth)
+{
+	if (!n || depth > 500)
+		return;
+	if (n->kind == J_NAME) {
+		sym_load(t, n->str);
+		return;
+	}
+	if (n->kind == J_NSATTR) {
+		sym_load(t, n->str);
+		return;
+	}
+	visit_expr(t, n->a, depth + 1);
+	visit_expr(t, n->b, depth + 1);
+	visit_expr(t, n->c, depth + 1);
+	visit_expr(t, n->d, depth + 1);
+	for (size_t i = 0; i < n->nkids; i++)
+		visit_expr(t, n->kids[i], depth + 1);
+	for (size_t i = 0; i < n->nkids2; i++)
+		visit_expr(t, n->kids2[i], depth + 1);
+}
+
+static void store_target(struct symtab *t, const struct jnode *target)
+{
+	if (target->kind == J_NAME)
+		sym_store(t, target->str);
+	else if (target->kind == J_NSATTR)
+		sym_load(t, target->str);
+	else
+		for (size_t i = 0; i < target->nkids; i++)
+			store_target(t, target->kids[i]);
+}
+
+static void analyze_frame(struct arena *a, struct jnode *frame, struct jnode **stmts, size_t n,
+			  const struct symtab *parent, const char **params, size_t nparams,
+			  int depth);
+
+static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts, size_t n,
+			int depth);
+
+static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts, size_t n,
+			int depth);
+
+static void visit_if_parts(struct arena *a, struct symtab *t, const struct jnode *test,
+			   struct jnode **body, size_t nbody, struct jnode **elifs, size_t nelif,
+			   struct jnode **els, size_t nelse, int depth);
+
+/* jinja2 visits an if as three branches (body, all elifs, else) over copies of the frame's
+ * symbols; a name stored in only some of them is resolved at runtime */
+static void branch(struct arena *a, struct symtab *t, struct symtab *copy)
+{
+	*copy = *t;
+	copy->v = arena_alloc(a, (t->n + 1) * sizeof(struct sym));
+	memcpy(copy->v, t->v, t->n * sizeof(struct sym));
+	copy->cap = t->n + 1;
+}
+
+static void visit_if_parts(struct arena *a, struct symtab *t, const struct jnode *test,
+			   struct jnode **body, size_t nbody, struct jnode **elifs, size_t nelif,
+			   struct jnode **els, size_t nelse, int depth)
+{
+	visit_expr(t, test, 0);
+	struct symtab br[3];
+	branch(a, t, &br[0]);
+	visit_stmts(a, &br[0], body, nbody, depth + 1);
+	branch(a, t, &br[1]);
+	for (size_t i = 0; i < nelif; i++)
+		visit_if_parts(a, &br[1], elifs[i]->a, elifs[i]->kids, elifs[i]->nkids, NULL, 0,
+			       NULL, 0, depth + 1);
+	branch(a, t, &br[2]);
+	visit_stmts(a, &br[2], els, nelse, depth + 1);
+	size_t base = t->n;
+	for (int b = 0; b < 3; b++)
+		for (size_t i = 0; i < br[b].n; i++) {
+			struct sym *s = &br[b].v[i];
+			struct sym *own = sym_own(t, s->name);
+			if (!own)
+				own = sym_add(t, s->name, s->state);
+			else if ((size_t)(own - t->v) >= base)
+				own->state = s->state; /* the later branch's view wins, as in jinja2 */
+			own->stored |= s->stored;
+		}
+	for (size_t i = base; i < t->n; i++) {
+		struct sym *s = &t->v[i];
+		if (!s->stored)
+			continue;
+		int count = 0;
+		for (int b = 0; b < 3; b++) {
+			struct sym *bs = sym_own(&br[b], s->name);
+			if (bs && bs->stored)
+				count++;
+		}
+		if (count < 3 && s->state == SYM_UNDEF)
+			s->state = SYM_RESOLVE;
+	}
+}
+
+static void visit_if(struct arena *a, struct symtab *t, struct jnode *n, int depth)
+{
+	/* elif nodes hang alone in the else list, marked by the parser */
+	struct jnode *elifs[64];
+	size_t nelif = 0;
+	struct jnode *cur = n;
+	while (cur->nkids2 == 1 && cur->kids2[0]->kind == J_IF && cur->kids2[0]->flag && nelif < 64) {
+		cur = cur->kids2[0];
+		elifs[nelif++] = cur;
+	}
+	bool has_else = !(cur->nkids2 == 1 && cur->kids2[0]->kind == J_IF && cur->kids2[0]->flag);
+	visit_if_parts(a, t, n->a, n->kids, n->nkids, elifs, nelif, has_else ? cur->kids2 : NULL,
+		       has_else ? cur->nkids2 : 0, depth);
+}
+
+static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts, size_t n,
+			int depth)
+{
+	if (depth > 200)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct jnode *s = stmts[i];
+		switch (s->kind) {
+		case J_PRINT:
+		case J_EXTENDS:
+		case J_INCLUDE:
+			visit_expr(t, s->a, 0);
+			break;
+		case J_SET:
+			visit_expr(t, s->b, 0);
+			store_target(t, s->a);
+			break;
+		case J_SETBLOCK:
+			analyze_frame(a, s, s->kids, s->nkids, t, NULL, 0, depth + 1);
+			visit_expr(t, s->b, 0);
+			store_target(t, s->a);
+			break;
+		case J_IF:
+			visit_if(a, t, s, depth);
+			break;
+		case J_FOR: {
+			visit_expr(t, s->b, 0);
+			/* the body is a frame of its own with the targets as parameters */
+			const char *params[16];
+			size_t np = 0;
+			const struct jnode *tg = s->a;
+			if (tg->kind == J_NAME)
+				params[np++] = tg->str;
+			else
+				for (size_t k = 0; k < tg->nkids && np < 15; k++)
+					if (tg->kids[k]->kind == J_NAME)
+						params[np++] = tg->kids[k]->str;
+			params[np++] = "loop";
+			analyze_frame(a, s, s->kids, s->nkids, t, params, np, depth + 1);
+			break;
+		}
+		case J_MACRO:
+			analyze_frame(a, s, s->kids, s->nkids, t, s->names, s->nnames, depth + 1);
+			sym_store(t, s->str);
+			break;
+		case J_CALLBLOCK:
+			visit_expr(t, s->a, 0);
+			analyze_frame(a, s, s->kids, s->nkids, t, s->names, s->nnames, depth + 1);
+			break;
+		case J_FILTERBLOCK:
+			visit_expr(t, s->a, 0);
+			analyze_frame(a, s, s->kids, s->nkids, t, NULL, 0, depth + 1);
+			break;
+		case J_WITH: {
+			for (size_t k = 0; k < s->c->nkids; k++)
+				visit_expr(t, s->c->kids[k], 0);
+			analyze_frame(a, s, s->kids, s->nkids, t, NULL, 0, depth + 1);
+			break;
+		}
+		case J_BLOCK:
+			/* a block is a function of its own, it starts from the context */
+			analyze_frame(a, s, s->kids, s->nkids, NULL, NULL, 0, depth + 1);
+			break;
+		case J_IMPORT:
+			visit_expr(t, s->a, 0);
+			sym_store(t, s->str);
+			break;
+		case J_FROMIMPORT:
+			visit_expr(t, s->a, 0);
+			for (size_t k = 0; k < s->nnames; k++)
+				sym_store(t, s->names2[k]);
+			break;
+		case J_SCOPE:
+			visit_expr(t, s->a, 0);
+			visit_stmts(a, t, s->kids, s->nkids, depth + 1);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void analyze_frame(struct arena *a, struct jnode *frame, struct jnode **stmts, size_t n,
+			  const struct symtab *parent, const char **params, size_t nparams,
+			  int depth)
+{
+	struct symtab t = {.parent = parent, .a = a};
+	for (size_t i = 0; i < nparams; i++)
+		sym_add(&t, params[i], SYM_PARAM);
+	visit_stmts(a, &t, stmts, n, depth);
+	size_t cnt = 0;
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i].state == SYM_UNDEF)
+			cnt++;
+	if (!cnt)
+		return;
+	frame->undef = arena_alloc(a, cnt * sizeof(char *));
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i].state == SYM_UNDEF)
+			frame->undef[frame->nundef++] = t.v[i].name;
+}
+
 int jinja_parse(struct arena *a, const char *name, const char *src, size_t len,
 		struct jtemplate **out, struct lf_error *err)
 {
@@ -1393,6 +1670,7 @@ int jinja_parse(struct arena *a, const char *name, const char *src, size_t len,
 	if (p.npending)
 		return lf_error_set(err, -EINVAL, tm->name, p.pending[0].line, p.pending[0].col, "%s",
 				    p.pending[0].msg);
+	analyze_frame(a, body, body->kids, body->nkids, NULL, NULL, 0, 0);
 	tm->body = body;
 	tm->blocks = p.blocks;
 	tm->nblocks = p.nblocks;
