@@ -190,5 +190,44 @@ render include-5M 10 'max_template' "{% include 'big.jinja2' %}"
 $PY -c "open('bigdict','w').write(\"{% extends 'qemu.jinja2' %}\n\" + '{# ' + 'x' * (5 << 20) + ' #}')"
 expect dictionary-5M 10 'max_template' compose bigdict
 
+# ---- the size of any file written through the mount (max_file_size, max_overlay_file_size)
+mount_sizes() {
+	. "$TOP/tests/mountlib.sh"
+	lf_setup
+	lf_mount -o max_file_size=64K,max_overlay_file_size=1M
+	lf_device qemu01
+	local D=$MNT/devices/qemu01 f before err
+	mkdir -p "$MNT/devices/qemu01/overlay"
+	echo 'x' >"$D/tags" && echo 'x' >"$D/overlay/small" || fail "small writes"
+	head -c 100000 /dev/zero | tr '\0' '#' >"$LF_TMP/big"
+	head -c 2000000 /dev/zero >"$LF_TMP/huge"
+	for f in "$D/dictionary" "$D/context" "$D/tags" "$MNT/env.yaml" \
+		"$MNT/device-types/qemu.jinja2" "$MNT/health-checks/qemu.yaml" \
+		"$MNT/device-types/new.jinja2" "$D/overlay/small"; do
+		before=$(md5sum <"$f" 2>/dev/null)
+		src=$LF_TMP/big
+		case $f in */overlay/*) src=$LF_TMP/huge ;; esac
+		err=$(timeout 20 cp "$src" "$f" 2>&1) && fail "an oversized ${f#$MNT/} was accepted"
+		case $err in *"File too large"* | *"No space"*) ;; *) fail "${f#$MNT/}: not EFBIG: $err" ;; esac
+		# a new file may stay behind empty (its create succeeded), an existing one is unchanged
+		[ "$(md5sum <"$f" 2>/dev/null)" = "$before" ] || { [ -z "$before" ] && [ ! -s "$f" ]; } ||
+			fail "${f#$MNT/} changed by a refused write"
+		before=$(md5sum <"$f" 2>/dev/null)
+		# a write far past the end (sparse) is refused the same way
+		err=$(timeout 20 dd if=/dev/zero of="$f" bs=1 count=1 seek=$((1 << 40)) conv=notrunc status=none 2>&1) &&
+			fail "a write at 1 TiB into ${f#$MNT/} was accepted"
+		[ "$(md5sum <"$f" 2>/dev/null)" = "$before" ] || fail "${f#$MNT/} changed by a refused sparse write"
+		timeout 20 truncate -s 10M "$f" 2>/dev/null && fail "truncate of ${f#$MNT/} to 10M was accepted"
+	done
+	[ "$(head -n1 "$D/status")" != "" ] || fail "status unreadable after the refused writes"
+	lf_umount
+	trap - EXIT
+	rm -rf "$LF_TMP"
+	echo "ok    mount-file-sizes           every input, template and overlay file refuses growth past its limit"
+}
+if [ "$(id -u)" = 0 ] || [ -w /dev/fuse ]; then
+	( mount_sizes ) || fail=1
+fi
+
 echo "t-limits: $([ $fail = 0 ] && echo ok || echo FAILED)${known:+, $known known failure(s)}"
 exit $fail
