@@ -204,19 +204,19 @@ mount_sizes() {
 	for f in "$D/dictionary" "$D/context" "$D/tags" "$MNT/env.yaml" \
 		"$MNT/device-types/qemu.jinja2" "$MNT/health-checks/qemu.yaml" \
 		"$MNT/device-types/new.jinja2" "$D/overlay/small"; do
-		before=$(md5sum <"$f" 2>/dev/null)
+		before=$({ md5sum <"$f"; } 2>/dev/null)
 		src=$LF_TMP/big
 		case $f in */overlay/*) src=$LF_TMP/huge ;; esac
 		err=$(timeout 20 cp "$src" "$f" 2>&1) && fail "an oversized ${f#$MNT/} was accepted"
 		case $err in *"File too large"* | *"No space"*) ;; *) fail "${f#$MNT/}: not EFBIG: $err" ;; esac
 		# a new file may stay behind empty (its create succeeded), an existing one is unchanged
-		[ "$(md5sum <"$f" 2>/dev/null)" = "$before" ] || { [ -z "$before" ] && [ ! -s "$f" ]; } ||
+		[ "$({ md5sum <"$f"; } 2>/dev/null)" = "$before" ] || { [ -z "$before" ] && [ ! -s "$f" ]; } ||
 			fail "${f#$MNT/} changed by a refused write"
-		before=$(md5sum <"$f" 2>/dev/null)
+		before=$({ md5sum <"$f"; } 2>/dev/null)
 		# a write far past the end (sparse) is refused the same way
 		err=$(timeout 20 dd if=/dev/zero of="$f" bs=1 count=1 seek=$((1 << 40)) conv=notrunc status=none 2>&1) &&
 			fail "a write at 1 TiB into ${f#$MNT/} was accepted"
-		[ "$(md5sum <"$f" 2>/dev/null)" = "$before" ] || fail "${f#$MNT/} changed by a refused sparse write"
+		[ "$({ md5sum <"$f"; } 2>/dev/null)" = "$before" ] || fail "${f#$MNT/} changed by a refused sparse write"
 		timeout 20 truncate -s 10M "$f" 2>/dev/null && fail "truncate of ${f#$MNT/} to 10M was accepted"
 	done
 	[ "$(head -n1 "$D/status")" != "" ] || fail "status unreadable after the refused writes"
