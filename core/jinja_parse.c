@@ -1490,7 +1490,8 @@ static void branch(struct arena *a, struct symtab *t, struct symtab *copy)
 {
 	*copy = *t;
 	copy->v = arena_alloc(a, (t->n + 1) * sizeof(struct sym));
-	memcpy(copy->v, t->v, t->n * sizeof(struct sym));
+	if (t->n)
+		memcpy(copy->v, t->v, t->n * sizeof(struct sym));
 	copy->cap = t->n + 1;
 }
 
