@@ -47,6 +47,8 @@ struct jinja_env *jinja_env_new(const char *const *dirs, size_t ndirs,
 		env->lim.max_output = 16u << 20;
 	if (!env->lim.max_template)
 		env->lim.max_template = 4u << 20;
+	if (!env->lim.max_memory)
+		env->lim.max_memory = (size_t)256 << 20;
 	pthread_mutex_init(&env->lock, NULL);
 	return env;
 }

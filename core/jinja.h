@@ -20,6 +20,7 @@ struct jinja_limits {
 	size_t max_iterations;  /* loop iterations over a whole render; 0 = default (1e6) */
 	size_t max_output;      /* bytes of output; 0 = default (16 MiB) */
 	size_t max_template;    /* bytes of one template source; 0 = default (4 MiB) */
+	size_t max_memory;      /* bytes one render may allocate; 0 = default (256 MiB) */
 };
 
 /* Where one line of output came from: the template line that produced its first byte, and

@@ -112,6 +112,7 @@ struct jrender {
 	const char **condv;      /* names read by enclosing if/for tests */
 	size_t ncondv, capcondv;
 	int capture;             /* >0 while output goes to a capture buffer */
+	size_t mem_base;         /* arena_used() when the render started */
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -1834,11 +1835,18 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 
 /* ---------------------------------------------------------------- statements */
 
+static bool check_memory(struct jrender *r, const struct jnode *n);
+
 static bool enter(struct jrender *r, const struct jnode *n)
 {
 	if (++r->depth > r->lim->max_depth) {
 		jr_error(r, n, -ELOOP, "recursion depth exceeds the limit of %zu (max_depth)",
 			 r->lim->max_depth);
+		r->depth--;
+		return false;
+	}
+	if (!check_memory(r, n)) {
+		r->depth--;
 		return false;
 	}
 	return true;
@@ -1849,6 +1857,16 @@ static void leave(struct jrender *r)
 	r->depth--;
 }
 
+static bool check_memory(struct jrender *r, const struct jnode *n)
+{
+	if (arena_used(r->a) - r->mem_base > r->lim->max_memory) {
+		jr_error(r, n, -ENOMEM, "the render allocated more than %zu bytes (max_memory)",
+			 r->lim->max_memory);
+		return false;
+	}
+	return true;
+}
+
 static bool count_iteration(struct jrender *r, const struct jnode *n)
 {
 	if (++r->iterations > r->lim->max_iterations) {
@@ -1856,7 +1874,8 @@ static bool count_iteration(struct jrender *r, const struct jnode *n)
 			 r->lim->max_iterations);
 		return false;
 	}
-	return true;
+	/* every loop pass and call checks memory: that bounds quadratic string building */
+	return check_memory(r, n);
 }
 
 static bool unpack(struct jrender *r, struct frame *f, const struct jnode *target,
@@ -2637,6 +2656,7 @@ int jinja_eval_render(struct jinja_env *env, const struct jtemplate *root,
 	struct jrender r = {.env = env, .a = a, .err = err, .out = out, .main_out = out,
 			    .out_base = out->len, .lim = jinja_env_limits(env), .root = root,
 			    .track = info != NULL};
+	r.mem_base = arena_used(a);
 	if (info) {
 		memset(info, 0, sizeof(*info));
 		r.toplevel = value_map(a);

@@ -75,7 +75,7 @@ static struct lf_error check_fails(const char *src, struct value *ctx)
 {
 	const char *dirs[] = {tmpdir};
 	struct jinja_limits lim = {.max_depth = 20, .max_iterations = 1000, .max_output = 4096,
-				   .max_template = 100000};
+				   .max_template = 100000, .max_memory = 4u << 20};
 	struct jinja_env *env = jinja_env_new(dirs, 1, &lim);
 	struct arena *a = arena_new();
 	struct strbuf out = STRBUF_INIT;
@@ -246,6 +246,10 @@ static void test_limits(void **state)
 	assert_true(strstr(e.msg, "max_iterations") != NULL);
 	e = check_fails("{% for i in range(500) %}0123456789{% endfor %}", NULL);
 	assert_true(strstr(e.msg, "max_output") != NULL);
+	/* quadratic string building stops at max_memory, long before max_iterations */
+	e = check_fails("{% set ns = namespace(x='') %}{% for i in range(990) %}"
+			"{% set ns.x = ns.x ~ '01234567890123456789' %}{% endfor %}", NULL);
+	assert_true(strstr(e.msg, "max_memory") != NULL);
 	write_file("cycle_a.jinja2", "{% extends 'cycle_b.jinja2' %}");
 	write_file("cycle_b.jinja2", "{% extends 'cycle_a.jinja2' %}");
 	e = check_fails("{% extends 'cycle_a.jinja2' %}", NULL);
