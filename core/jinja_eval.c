@@ -811,6 +811,8 @@ static struct value *binop(struct jrender *r, const struct jnode *n, int op, str
 	if (op == OP_ADD) {
 		if (a->kind == V_STRING && b->kind == V_STRING) {
 			size_t len = a->u.str.len + b->u.str.len;
+			if (len > r->lim->max_memory)
+				return jr_error(r, n, -ENOMEM, "string larger than max_memory");
 			char *s = arena_alloc(r->a, len + 1);
 			memcpy(s, a->u.str.s, a->u.str.len);
 			memcpy(s + a->u.str.len, b->u.str.s, b->u.str.len);
@@ -1768,6 +1770,8 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 			pv[i] = v;
 			total += v->u.str.len;
 		}
+		if (total > r->lim->max_memory)
+			return jr_error(r, n, -ENOMEM, "string larger than max_memory");
 		char *buf = arena_alloc(r->a, total + 1);
 		size_t off = 0;
 		for (size_t i = 0; i < n->nkids; i++) {
