@@ -295,6 +295,12 @@ static int emit(struct jrender *r, struct frame *f, const struct jnode *n, const
 
 /* ---------------------------------------------------------------- scopes and names */
 
+/* names from one template are interned (same pointer); others differ early or compare */
+static inline bool name_eq(const char *a, const char *b)
+{
+	return a == b || (a[0] == b[0] && strcmp(a, b) == 0);
+}
+
 /* the value of a name a frame has not assigned yet (see jnode.undef); lookups turn it into
  * an Undefined, includes look past it */
 static struct value jmissing = {.kind = V_UNDEFINED, .line = -9};
@@ -307,7 +313,7 @@ static void bind_undef(struct jrender *r, struct jscope *s, const struct jnode *
 		const char *name = frame->undef[i];
 		bool bound = false;
 		for (size_t k = 0; k < s->n && !bound; k++)
-			bound = !strcmp(s->names[k], name);
+			bound = name_eq(s->names[k], name);
 		if (!bound)
 			scope_set(r, s, name, &jmissing);
 	}
@@ -326,7 +332,7 @@ static struct jscope *scope_new(struct jrender *r, struct jscope *parent)
 static void scope_set(struct jrender *r, struct jscope *s, const char *name, struct value *v)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->names[i] == name || !strcmp(s->names[i], name)) {
+		if (name_eq(s->names[i], name)) {
 			s->vals[i] = v;
 			return;
 		}
@@ -487,7 +493,7 @@ static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *n
 		}
 		for (struct jscope *s = c->outer_scope; s; s = s->parent)
 			for (size_t i = s->n; i-- > 0;)
-				if (s->vals[i] != &jmissing && !strcmp(s->names[i], name))
+				if (s->vals[i] != &jmissing && name_eq(s->names[i], name))
 					return s->vals[i];
 		if (c->render) {
 			v = map_get_name(c->render, name, len);
@@ -510,7 +516,7 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 {
 	for (struct jscope *s = f->scope; s; s = s->parent)
 		for (size_t i = s->n; i-- > 0;)
-			if (s->names[i][0] == name[0] && !strcmp(s->names[i], name))
+			if (name_eq(s->names[i], name))
 				return s->vals[i] == &jmissing ? undef_lazy(r, name, -1) : s->vals[i];
 	struct value *v = ctx_lookup(r, f->ctx, name, len, h);
 	if (v)
@@ -528,7 +534,7 @@ static void assign_h(struct jrender *r, struct frame *f, const char *name, uint3
 		/* the template's own frame may hold the name as not-yet-assigned */
 		if (f->scope)
 			for (size_t i = 0; i < f->scope->n; i++)
-				if (!strcmp(f->scope->names[i], name))
+				if (name_eq(f->scope->names[i], name))
 					f->scope->vals[i] = v;
 		if (r->toplevel && f->ctx->is_root && f->tmpl == r->root)
 			map_set_name(r, r->toplevel, name, v);

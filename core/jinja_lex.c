@@ -11,6 +11,10 @@
 
 struct lexer {
 	struct arena *a;
+	/* names interned per template: equal names share one pointer, which the evaluator's
+	 * scope lookups compare first */
+	const char **names;
+	size_t nnames_cap, nnames;
 	const char *name, *src;
 	size_t len, pos;
 	int line;
@@ -28,6 +32,33 @@ static void advance(struct lexer *lx, size_t to)
 			lx->line_start = i + 1;
 		}
 	lx->pos = to;
+}
+
+static const char *intern(struct lexer *lx, const char *s, size_t len)
+{
+	if (lx->nnames * 2 >= lx->nnames_cap) {
+		size_t cap = lx->nnames_cap ? lx->nnames_cap * 2 : 256;
+		const char **t = arena_alloc(lx->a, cap * sizeof(char *));
+		for (size_t i = 0; i < lx->nnames_cap; i++)
+			if (lx->names[i]) {
+				size_t h = jinja_name_hash(lx->names[i], strlen(lx->names[i])) & (cap - 1);
+				while (t[h])
+					h = (h + 1) & (cap - 1);
+				t[h] = lx->names[i];
+			}
+		lx->names = t;
+		lx->nnames_cap = cap;
+	}
+	size_t h = jinja_name_hash(s, len) & (lx->nnames_cap - 1);
+	while (lx->names[h]) {
+		if (strlen(lx->names[h]) == len && !memcmp(lx->names[h], s, len))
+			return lx->names[h];
+		h = (h + 1) & (lx->nnames_cap - 1);
+	}
+	const char *c = arena_strndup(lx->a, s, len);
+	lx->names[h] = c;
+	lx->nnames++;
+	return c;
 }
 
 static struct jtok *push(struct lexer *lx, enum jtok_kind kind, size_t at)
@@ -411,7 +442,7 @@ static int lex_tag(struct lexer *lx, bool block)
 			while (q < lx->len && (isalnum((unsigned char)lx->src[q]) || lx->src[q] == '_'))
 				q++;
 			struct jtok *t = push(lx, T_NAME, p);
-			t->s = arena_strndup(lx->a, lx->src + p, q - p);
+			t->s = intern(lx, lx->src + p, q - p);
 			t->len = q - p;
 			advance(lx, q);
 			continue;
