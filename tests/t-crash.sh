@@ -8,10 +8,10 @@
 #   - no older than the last version whose close(2) succeeded before the kill (acknowledged
 #     writes are durable across a daemon crash),
 # and the device's outputs must be the composition of the stored inputs.
-# CRASH_SECONDS (default 40) bounds the loop.
+# CRASH_SECONDS (default 30) bounds the loop.
 set -u
 . "$TOP/tests/mountlib.sh"
-SECS=${CRASH_SECONDS:-40}
+SECS=${CRASH_SECONDS:-30}
 lf_setup
 L=$LF_TMP/log # one line per acknowledged write: FILE SEQ
 : >"$L"

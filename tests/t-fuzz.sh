@@ -1,11 +1,11 @@
 #!/bin/bash
 # Builds the libFuzzer targets (tests/fuzz/fuzz.mk), replays every saved crasher in
 # tests/fuzz/regressions/TARGET/ through its target, then fuzzes each target briefly
-# (FUZZ_SECONDS, default 8) from its seed corpus. Any crash, leak, sanitizer report, timeout
+# (FUZZ_SECONDS, default 6) from its seed corpus. Any crash, leak, sanitizer report, timeout
 # or out-of-memory fails the test and names the input that caused it.
 set -u
 cd "${TOP:?}"
-SECS=${FUZZ_SECONDS:-8}
+SECS=${FUZZ_SECONDS:-6}
 FB=build/fuzz
 fail=0
 mkdir -p "$FB"

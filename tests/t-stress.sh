@@ -2,7 +2,7 @@
 # Concurrency, two ways:
 # 1. Through the mount (the sanitizer build): writers replace the contexts of several devices,
 #    many readers read argv, and an admin keeps editing the device-type template (every device
-#    recomposes) for STRESS_SECONDS (default 30). Every argv read must be the composition of
+#    recomposes) for STRESS_SECONDS (default 25). Every argv read must be the composition of
 #    one complete context that was written (all expected argvs are computed beforehand with
 #    `lavafs compose`); nothing may hang (every file operation has a timeout: a timeout is a
 #    deadlock); the daemon must exit cleanly afterwards.
@@ -10,8 +10,8 @@
 #    composing with one shared jinja_env while templates are replaced and invalidated.
 set -u
 . "$TOP/tests/mountlib.sh"
-SECS=${STRESS_SECONDS:-30}
-TSAN_SECS=${STRESS_TSAN_SECONDS:-10}
+SECS=${STRESS_SECONDS:-25}
+TSAN_SECS=${STRESS_TSAN_SECONDS:-8}
 DEVS="s1 s2 s3"
 NREADERS=6
 lf_setup
