@@ -9,6 +9,9 @@
 
 #include "jinja_internal.h"
 
+/* deeper input is refused: recursion in the parser and evaluator follows the tree */
+#define MAX_NESTING 400
+
 struct parser {
 	struct arena *a;
 	const char *name;
@@ -17,6 +20,7 @@ struct parser {
 	struct lf_error *err;
 	struct jtemplate *tmpl;
 	int soft;
+	int depth; /* nesting of expressions and statements: deep input must not exhaust the stack */
 	bool failed;
 	struct jnode **blocks;
 	size_t nblocks, capblocks;
@@ -219,7 +223,10 @@ static struct jnode *parse_and(struct parser *p)
 {
 	struct jtok *t0 = cur(p);
 	struct jnode *l = parse_not(p);
+	int chain = 0;
 	while (l && tok_is_name(cur(p), "and")) {
+		if (++chain > MAX_NESTING)
+			return perr_at(p, cur(p), "expression nested too deeply");
 		next(p);
 		struct jnode *r = parse_not(p);
 		if (!r)
@@ -236,7 +243,10 @@ static struct jnode *parse_or(struct parser *p)
 {
 	struct jtok *t0 = cur(p);
 	struct jnode *l = parse_and(p);
+	int chain = 0;
 	while (l && tok_is_name(cur(p), "or")) {
+		if (++chain > MAX_NESTING)
+			return perr_at(p, cur(p), "expression nested too deeply");
 		next(p);
 		struct jnode *r = parse_and(p);
 		if (!r)
@@ -310,9 +320,13 @@ static struct jnode *parse_compare(struct parser *p)
 static struct jnode *parse_not(struct parser *p)
 {
 	if (tok_is_name(cur(p), "not")) {
+		if (p->depth + 1 > MAX_NESTING)
+			return perr_at(p, cur(p), "expression nested too deeply");
+		p->depth++;
 		struct jtok *t0 = cur(p);
 		next(p);
 		struct jnode *e = parse_not(p);
+		p->depth--;
 		if (!e)
 			return NULL;
 		struct jnode *n = mk(p, J_NOT, t0);
@@ -336,7 +350,10 @@ static struct jnode *parse_pow(struct parser *p)
 {
 	struct jtok *t0 = cur(p);
 	struct jnode *l = parse_unary(p, true);
+	int chain = 0;
 	while (l && tok_is_op(cur(p), "**")) {
+		if (++chain > MAX_NESTING)
+			return perr_at(p, cur(p), "expression nested too deeply");
 		next(p);
 		struct jnode *r = parse_unary(p, true);
 		if (!r)
@@ -350,8 +367,11 @@ static struct jnode *parse_math2(struct parser *p)
 {
 	struct jtok *t0 = cur(p);
 	struct jnode *l = parse_pow(p);
+	int chain = 0;
 	while (l) {
 		struct jtok *t = cur(p);
+		if (++chain > MAX_NESTING)
+			return perr_at(p, t, "expression nested too deeply");
 		int op = tok_is_op(t, "*")	? OP_MUL
 			 : tok_is_op(t, "/")	? OP_DIV
 			 : tok_is_op(t, "//") ? OP_FLOORDIV
@@ -393,8 +413,11 @@ static struct jnode *parse_math1(struct parser *p)
 {
 	struct jtok *t0 = cur(p);
 	struct jnode *l = parse_concat(p);
+	int chain = 0;
 	while (l) {
 		struct jtok *t = cur(p);
+		if (++chain > MAX_NESTING)
+			return perr_at(p, t, "expression nested too deeply");
 		int op = tok_is_op(t, "+") ? OP_ADD : tok_is_op(t, "-") ? OP_SUB : 0;
 		if (!op)
 			break;
@@ -407,7 +430,20 @@ static struct jnode *parse_math1(struct parser *p)
 	return l;
 }
 
+static struct jnode *parse_unary_inner(struct parser *p, bool with_filter);
+
 static struct jnode *parse_unary(struct parser *p, bool with_filter)
+{
+	if (++p->depth > MAX_NESTING) {
+		p->depth--;
+		return perr_at(p, cur(p), "expression nested too deeply");
+	}
+	struct jnode *n = parse_unary_inner(p, with_filter);
+	p->depth--;
+	return n;
+}
+
+static struct jnode *parse_unary_inner(struct parser *p, bool with_filter)
 {
 	struct jtok *t = cur(p);
 	struct jnode *node;
@@ -723,8 +759,11 @@ static struct jnode *parse_subscript(struct parser *p, struct jnode *node)
 
 static struct jnode *parse_postfix(struct parser *p, struct jnode *node)
 {
+	int chain = 0;
 	while (node) {
 		struct jtok *t = cur(p);
+		if (++chain > MAX_NESTING)
+			return perr_at(p, t, "expression nested too deeply");
 		if (tok_is_op(t, ".") || tok_is_op(t, "[")) {
 			node = parse_subscript(p, node);
 		} else if (tok_is_op(t, "(")) {
@@ -761,7 +800,10 @@ static const char *dotted_name(struct parser *p)
 
 static struct jnode *parse_filter(struct parser *p, struct jnode *node, bool start_inline)
 {
+	int chain = 0;
 	while (tok_is_op(cur(p), "|") || start_inline) {
+		if (++chain > MAX_NESTING)
+			return perr_at(p, cur(p), "expression nested too deeply");
 		if (!start_inline)
 			next(p);
 		start_inline = false;
@@ -830,8 +872,11 @@ static struct jnode *parse_test(struct parser *p, struct jnode *node)
 
 static struct jnode *parse_filter_expr(struct parser *p, struct jnode *node)
 {
+	int chain = 0;
 	while (node) {
 		struct jtok *t = cur(p);
+		if (++chain > MAX_NESTING)
+			return perr_at(p, t, "expression nested too deeply");
 		if (tok_is_op(t, "|")) {
 			node = parse_filter(p, node, false);
 		} else if (tok_is_name(t, "is")) {
@@ -1184,7 +1229,20 @@ static struct jnode *parse_macro_sig(struct parser *p, struct jnode *n)
 	return n;
 }
 
+static struct jnode *parse_statement_inner(struct parser *p);
+
 static struct jnode *parse_statement(struct parser *p)
+{
+	if (++p->depth > MAX_NESTING) {
+		p->depth--;
+		return perr_at(p, cur(p), "statements nested too deeply");
+	}
+	struct jnode *n = parse_statement_inner(p);
+	p->depth--;
+	return n;
+}
+
+static struct jnode *parse_statement_inner(struct parser *p)
 {
 	struct jtok *t = cur(p);
 	if (t->kind != T_NAME)

@@ -257,6 +257,18 @@ static void test_limits(void **state)
 	write_file("self_inc.jinja2", "x{% include 'self_inc.jinja2' %}");
 	e = check_fails("{% include 'self_inc.jinja2' %}", NULL);
 	assert_true(strstr(e.msg, "max_depth") != NULL);
+	/* absurd nesting is refused by the parser instead of exhausting the stack */
+	struct strbuf deep = STRBUF_INIT;
+	strbuf_adds(&deep, "{{ 1");
+	for (int i = 0; i < 50000; i++)
+		strbuf_adds(&deep, "|abs");
+	strbuf_adds(&deep, " }}{{ ");
+	for (int i = 0; i < 50000; i++)
+		strbuf_adds(&deep, "-");
+	strbuf_adds(&deep, "1 }}");
+	e = check_fails(strbuf_str(&deep), NULL);
+	assert_true(strstr(e.msg, "nested too deeply") != NULL);
+	strbuf_release(&deep);
 	/* a template larger than max_template is refused before it is parsed */
 	char *big = malloc(200001);
 	memset(big, 'x', 200000);
