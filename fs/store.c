@@ -288,6 +288,11 @@ int store_open(struct lavafs *fs, const char *shipped)
 	fs->storefd = open(fs->store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fs->storefd < 0)
 		return -errno;
+	/* Only the daemon goes in: the store keeps writers' overlay files with their owners and
+	 * modes, and a set-user-ID file a writer left there must not run for other local users
+	 * (the mount itself is nosuid). Everyone reaches the files through the mount. */
+	if (fchmod(fs->storefd, 0700) < 0)
+		fs_log(fs, LOG_WARNING, "cannot make store %s private: %s", fs->store, strerror(errno));
 	bool owned = faccessat(fs->storefd, ".lavafs", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	if (!owned && !store_dir_empty(fs, ".")) {
 		fs_log(fs, LOG_ERR,

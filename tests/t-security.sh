@@ -217,5 +217,18 @@ as_writer "echo pwn > '$D/overlay/link'" && bad "writer wrote through the symlin
 [ "$(cat "$W/private/secret")" = ROOTONLY ] || bad "the symlink's target changed"
 ok
 
+# set-user-ID files: the mount is nosuid, and the store (which keeps a writer's files with
+# their modes) is closed to other local users, who could otherwise run them as the writer
+as_writer "cp /bin/id '$D/overlay/myid' && chmod 6755 '$D/overlay/myid'" || bad "writer cannot chmod its own overlay file"
+grep " $MNT " /proc/mounts | grep -q nosuid || bad "the mount is not nosuid"
+# (through sh: setpriv's own exec would look the file up with root's rights)
+out=$(setpriv --reuid=1 --regid=1 --clear-groups sh -c "'$D/overlay/myid' -u" 2>/dev/null)
+[ "$out" = 1 ] || bad "a set-user-ID overlay file ran as $out through the mount"
+st=$(find "$STORE" -name myid | head -n1)
+[ -n "$st" ] || bad "myid not in STORE"
+setpriv --reuid=1 --regid=1 --clear-groups sh -c "'$st' -u" >/dev/null 2>&1 &&
+	bad "another local user ran a writer's set-user-ID file from STORE ($(stat -c %A "$STORE") STORE)"
+ok
+
 lf_umount
 echo "t-security: $n groups of checks passed"
