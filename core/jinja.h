@@ -25,7 +25,11 @@ struct jinja_limits {
 
 /* Where one line of output came from: the template line that produced its first byte, and
  * the names of render variables (context keys) read by the expressions that produced text on
- * it or by the if/for tests enclosing that text. */
+ * it or by the if/for tests enclosing that text. A name counts when it was found at context
+ * level: a render variable, or a template's top-level `{% set %}` (compare with `toplevel`
+ * to tell the dictionary's values from the job context's). Loop variables, macro arguments
+ * and other locals are not listed. Text printed by a macro call or a filter block is
+ * attributed to the call. */
 struct jinja_origin {
 	const char *template; /* template name as loaded ("qemu.jinja2") */
 	int line;
