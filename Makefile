@@ -101,9 +101,16 @@ clean:
 
 # tsan: the core under ThreadSanitizer with a threaded stress driver (run by tests/t-stress.sh):
 # many threads compose with one shared jinja_env while templates are replaced and invalidated.
+# Also the whole daemon under TSan, for the mount storm of t-stress.
 TSAN_BUILD = build/tsan
 .PHONY: tsan
-tsan: $(TSAN_BUILD)/stress_core
+tsan: $(TSAN_BUILD)/stress_core $(TSAN_BUILD)/lavafs
+
+$(TSAN_BUILD)/lavafs: $(CORE_SRC) $(FS_SRC) $(wildcard core/*.h fs/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -DLAVAFS_VERSION='"$(VERSION)"' -Wall -Wextra -Werror \
+		-Wno-unused-parameter -Wno-format-truncation -pthread -O1 -g -fsanitize=thread \
+		$(PKG_CFLAGS) -Icore -o $@ $(CORE_SRC) $(FS_SRC) $(PKG_LIBS) -lm
 
 $(TSAN_BUILD)/stress_core: $(CORE_SRC) $(wildcard core/*.h) tests/stress/stress_core.c
 	@mkdir -p $(dir $@)
