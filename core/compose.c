@@ -650,6 +650,13 @@ static const char *template_origin(struct composer *c, const struct piece *p, co
 		} else if ((v = value_map_gets(c->context, var))) {
 			*layer = "specific";
 			strbuf_adds(&sb, "; context ");
+		} else if (!strcmp(var, "host_arch") || !strcmp(var, "kvm")) {
+			strbuf_adds(&sb, "; worker ");
+			strbuf_adds(&sb, var);
+			strbuf_addc(&sb, '=');
+			strbuf_adds(&sb, var[0] == 'k' ? (c->in->kvm ? "True" : "False") :
+							 str_or(c->in->host_arch, "x86_64"));
+			continue;
 		} else {
 			continue;
 		}

@@ -111,6 +111,12 @@ struct jrender {
 	size_t nreadv, capreadv;
 	const char **condv;      /* names read by enclosing if/for tests */
 	size_t ncondv, capcondv;
+	/* what each `set` name was computed from (names its value and enclosing tests read,
+	 * already expanded): reading a derived name counts as reading those too */
+	const char **depname;
+	const char ***depv;
+	size_t *ndepv;
+	size_t ndeps, capdeps;
 	int capture;             /* >0 while output goes to a capture buffer */
 	size_t mem_base;         /* arena_used() when the render started */
 };
@@ -200,7 +206,7 @@ static struct value *native(struct jrender *r, int tag, void *ptr, const char *n
 
 /* ---------------------------------------------------------------- render_info */
 
-static void note_read(struct jrender *r, const char *name)
+static void note_read_one(struct jrender *r, const char *name)
 {
 	for (size_t i = 0; i < r->nreadv; i++)
 		if (r->readv[i] == name || !strcmp(r->readv[i], name))
@@ -211,6 +217,64 @@ static void note_read(struct jrender *r, const char *name)
 		r->capreadv = cap;
 	}
 	r->readv[r->nreadv++] = name;
+}
+
+static long dep_index(const struct jrender *r, const char *name)
+{
+	for (size_t i = r->ndeps; i-- > 0;)
+		if (!strcmp(r->depname[i], name))
+			return (long)i;
+	return -1;
+}
+
+static void note_read(struct jrender *r, const char *name)
+{
+	note_read_one(r, name);
+	long d = r->ndeps ? dep_index(r, name) : -1;
+	for (size_t i = 0; d >= 0 && i < r->ndepv[d]; i++)
+		note_read_one(r, r->depv[d][i]);
+}
+
+/* `name` was just assigned from what readv[mark..] and the enclosing tests read. */
+static void note_set(struct jrender *r, const char *name, size_t mark)
+{
+	size_t n = (r->nreadv > mark ? r->nreadv - mark : 0) + r->ncondv;
+	const char **v = arena_alloc(r->a, (n + 1) * sizeof(char *));
+	size_t k = 0;
+	for (size_t i = mark; i < r->nreadv; i++)
+		if (strcmp(r->readv[i], name))
+			v[k++] = r->readv[i];
+	for (size_t i = 0; i < r->ncondv; i++)
+		v[k++] = r->condv[i];
+	long d = dep_index(r, name);
+	if (d < 0) {
+		if (r->ndeps == r->capdeps) {
+			size_t cap = r->capdeps ? r->capdeps * 2 : 16;
+			r->depname = arena_realloc(r->a, r->depname, r->capdeps * sizeof(char *),
+						   cap * sizeof(char *));
+			r->depv = arena_realloc(r->a, r->depv, r->capdeps * sizeof(char **),
+						cap * sizeof(char **));
+			r->ndepv = arena_realloc(r->a, r->ndepv, r->capdeps * sizeof(size_t),
+						 cap * sizeof(size_t));
+			r->capdeps = cap;
+		}
+		d = (long)r->ndeps++;
+		r->depname[d] = name;
+	}
+	r->depv[d] = v;
+	r->ndepv[d] = k;
+}
+
+static void note_set_target(struct jrender *r, const struct jnode *target, size_t mark)
+{
+	if (target->kind == J_NAME) {
+		note_set(r, target->str, mark);
+		return;
+	}
+	if (target->kind == J_NSATTR)
+		return;
+	for (size_t i = 0; i < target->nkids; i++)
+		note_set_target(r, target->kids[i], mark);
 }
 
 static void acc_add(struct jrender *r, struct origin_acc *acc, const char *name)
@@ -516,8 +580,11 @@ static struct value *lookup(struct jrender *r, struct frame *f, const char *name
 {
 	for (struct jscope *s = f->scope; s; s = s->parent)
 		for (size_t i = s->n; i-- > 0;)
-			if (name_eq(s->names[i], name))
+			if (name_eq(s->names[i], name)) {
+				if (r->track && r->ndeps && dep_index(r, name) >= 0)
+					note_read(r, name);
 				return s->vals[i] == &jmissing ? undef_lazy(r, name, -1) : s->vals[i];
+			}
 	struct value *v = ctx_lookup(r, f->ctx, name, len, h);
 	if (v)
 		return v;
@@ -2301,9 +2368,14 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		return rc;
 	}
 	case J_SET: {
+		size_t mark = r->nreadv;
 		struct value *v = eval(r, f, n->b);
 		if (!v)
 			return -1;
+		if (r->track) {
+			note_set_target(r, n->a, mark);
+			r->nreadv = mark;
+		}
 		return unpack(r, f, n->a, v, NULL) ? 0 : -1;
 	}
 	case J_SETBLOCK: {
