@@ -5,6 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Under AddressSanitizer each block is a malloc of its own (see arena_alloc). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+
 /* Chunks grow geometrically; a request larger than a chunk gets a chunk of its own. */
 struct chunk {
 	struct chunk *next;
@@ -68,6 +77,11 @@ void arena_free(struct arena *a)
 	struct chunk *c = a->head;
 	while (c) {
 		struct chunk *n = c->next;
+#ifdef ARENA_ASAN
+		free(c);
+		c = n;
+		continue;
+#endif
 		if (c->size == CHUNK_MAX && chunk_cached < CACHE_MAX) {
 			if (!chunk_cache) {
 				pthread_once(&cache_once, cache_key_make);
@@ -87,6 +101,18 @@ void arena_free(struct arena *a)
 void *arena_alloc(struct arena *a, size_t n)
 {
 	const size_t align = sizeof(max_align_t);
+#ifdef ARENA_ASAN
+	/* A block of exactly n bytes: a read or write past its end, or after arena_free, is
+	 * reported where it happens instead of landing unseen in the next block of a chunk. */
+	size_t exact = n ? n : 1;
+	struct chunk *b = xmalloc(sizeof(*b) + exact);
+	b->size = b->used = exact;
+	b->next = a->head;
+	a->head = b;
+	a->total += (exact + align - 1) / align * align;
+	memset(b->data, 0, exact);
+	return b->data;
+#endif
 	n = (n + align - 1) / align * align;
 	if (n == 0)
 		n = align;
