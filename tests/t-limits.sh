@@ -14,10 +14,10 @@ trap 'rm -rf "$T"' EXIT
 cd "$T"
 PY=/usr/bin/python3
 OPT=$TOP/build/lavafs
-# Reported to the template engine's owner: values (strings, lists) built in a template have no
-# size limit of their own, and the parser/evaluator recurse without a depth limit.
-LIMITS_KNOWN=${LIMITS_KNOWN-string-doubling list-doubling center-1e9 format-width join-blowup
-replace-blowup indent-1e9 not-100k minus-100k ternary-100k if-100k for-100k filters-100k}
+# Reported to the template engine's owner: some string methods and filters build their result
+# before any limit is checked, and a chain of conditional expressions recurses without one.
+LIMITS_KNOWN=${LIMITS_KNOWN-center-1e9 format-width join-blowup replace-blowup indent-1e9
+ternary-100k}
 LIMITS_KNOWN=$(echo $LIMITS_KNOWN)
 fail=0
 known=0
@@ -90,7 +90,7 @@ render import-cycle 10 'max_depth|recursion|cycle' "{% import 'import-cycle.jinj
 render range-1e9 10 'MAX_RANGE|max_iterations' "{% for i in range(10**9) %}x{% endfor %}"
 render nested-loops 10 'max_iterations' \
 	"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
-render recursive-loop 10 'max_iterations|max_depth|MAX_RANGE' \
+render recursive-loop 10 'max_iterations|max_depth|MAX_RANGE|max_memory' \
 	"{% for i in [range(100000)] * 100 recursive %}{{ loop(i) if i is iterable }}{% endfor %}"
 
 # ---- output and value size
@@ -99,17 +99,17 @@ render loop-output 10 'max_output' "{% for i in range(100000) %}{{ 'x' * 1000 }}
 render nested-output 10 'max_output|max_iterations' \
 	"{% for i in range(1000) %}{% for j in range(1000) %}{{ 'y' * 100 }}{% endfor %}{% endfor %}"
 render list-repeat 10 'max_iterations|max_output' "{{ ([1] * 100000) * 100000 }}"
-render string-doubling 10 'max_output|size|limit' \
+render string-doubling 10 'max_output|max_memory|size|limit' \
 	"{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}"
-render list-doubling 10 'max_iterations|max_output|size|limit' \
+render list-doubling 10 'max_iterations|max_output|max_memory|size|limit' \
 	"{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}"
-render center-1e9 10 'max_output|size|limit' "{{ 'x'.center(1000000000) | length }}"
-render format-width 10 'max_output|size|limit' "{{ '%1000000000s' % 'x' }}"
-render join-blowup 10 'max_output|size|limit' \
+render center-1e9 10 'max_output|max_memory|size|limit' "{{ 'x'.center(1000000000) | length }}"
+render format-width 10 'max_output|max_memory|size|limit' "{{ '%1000000000s' % 'x' }}"
+render join-blowup 10 'max_output|max_memory|size|limit' \
 	"{% set s = 'x' * 1000000 %}{{ ([s] * 1000) | join | length }}"
-render replace-blowup 10 'max_output|size|limit' \
+render replace-blowup 10 'max_output|max_memory|size|limit' \
 	"{% set s = 'x' * 100000 %}{{ s | replace('x', s) | length }}"
-render indent-1e9 10 'max_output|size|limit' "{{ 'a\nb' | indent(1000000000) }}"
+render indent-1e9 10 'max_output|max_memory|size|limit' "{{ 'a\nb' | indent(1000000000) }}"
 
 # ---- nesting depth of template expressions and blocks (the C stack must not overflow)
 deep() { $PY -c "import sys; print(sys.argv[1] * int(sys.argv[2]) + sys.argv[3] + sys.argv[4] * int(sys.argv[2]), end='')" "$@"; }
