@@ -1190,7 +1190,8 @@ static int flatten_mapping(struct reader *r, struct node *n)
 		merge = arena_realloc(r->na, merge, sizeof(*merge) * (nmerge ? nmerge : 2),
 				      sizeof(*merge) * (nmerge + add + 2));
 		for (size_t j = nsrc; j-- > 0;) {
-			memcpy(merge + nmerge, srcs[j]->items, srcs[j]->n * sizeof(*merge));
+			if (srcs[j]->n) /* an empty {} merges nothing (and has no items) */
+				memcpy(merge + nmerge, srcs[j]->items, srcs[j]->n * sizeof(*merge));
 			nmerge += srcs[j]->n;
 		}
 		continue;
