@@ -186,6 +186,17 @@ wait_ready qemu01
 ls "$W" | grep -q pwned && bad "the daemon executed something"
 tr '\0' '\n' <"$D/argv" | grep -qxF -- "console=ttyS0 \$(touch $PWNED-5)" || bad "mount argv: append not literal"
 
+# a dictionary naming a template outside device-types/ fails and shows nothing of it
+mkdir "$MNT/devices/qemu02" || bad "mkdir qemu02"
+for t in "{% extends '../../../../../../etc/passwd' %}" "{% extends '/etc/passwd' %}" \
+	"{% extends 'qemu.jinja2' %}{% block x %}{% include '../devices/qemu01/context' %}{% endblock %}"; do
+	printf '%s\n' "$t" >"$MNT/devices/qemu02/dictionary" || bad "write qemu02/dictionary"
+	wait_ready qemu02
+	case $(status_first qemu02) in error*) ;; *) bad "the mount composed: $t" ;; esac
+	grep -rq 'root:' "$MNT/devices/qemu02/" 2>/dev/null && bad "an output of qemu02 shows /etc/passwd"
+done
+rmdir "$MNT/devices/qemu02" 2>/dev/null || rm -rf "$MNT/devices/qemu02"
+
 # writer routes to admin files: all refused, dictionary unchanged
 dict_before=$(cat "$D/dictionary")
 as_writer "truncate -s 0 '$D/dictionary'" && bad "writer truncated the dictionary"
