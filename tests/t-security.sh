@@ -197,6 +197,16 @@ for t in "{% extends '../../../../../../etc/passwd' %}" "{% extends '/etc/passwd
 done
 rmdir "$MNT/devices/qemu02" 2>/dev/null || rm -rf "$MNT/devices/qemu02"
 
+# a writer's job naming a local file outside the admin's image roots: whatever the daemon
+# does with it (refuse, or leave it unfetched), the file's contents never show in the tree
+mkdir -p "$W/private" && chmod 700 "$W/private" && echo 'SHADOWSECRET' >"$W/private/image"
+printf 'context:\n  arch: amd64\nactions:\n- deploy:\n    images:\n      kernel:\n        url: file://%s/private/image\n        image_arg: -kernel {kernel}\n' "$W" >job-local.yaml
+as_writer "cat '$W/job-local.yaml' > '$D/job.yaml'" || bad "writer cannot write job.yaml"
+wait_ready qemu01
+grep -rqs SHADOWSECRET "$D/" && bad "a job's file:// image exposed a root-only file through the mount"
+as_writer "cat '$W/meta.yaml' > '$D/context'" || bad "writer cannot switch back to a context"
+wait_ready qemu01
+
 # writer routes to admin files: all refused, dictionary unchanged
 dict_before=$(cat "$D/dictionary")
 as_writer "truncate -s 0 '$D/dictionary'" && bad "writer truncated the dictionary"
