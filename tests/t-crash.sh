@@ -1,6 +1,7 @@
 #!/bin/bash
-# Crash safety: writers keep replacing dictionaries, contexts, env.yaml and overlay files
-# through the mount while the daemon is killed with SIGKILL at random moments, then remounted.
+# Crash safety: writers keep replacing dictionaries, contexts, env.yaml, a template and overlay
+# files through the mount while the daemon is killed with SIGKILL at random moments, then
+# remounted.
 # Every file carries a sequence number and a checksum line over everything before it, so a
 # torn (empty, short or mixed) version is caught. After each crash, in STORE and through the
 # remounted tree, every file must be
@@ -35,11 +36,14 @@ make_version() {
 	overlay)
 		body=$(printf 'seq %d\n%s' "$seq" "$pad")
 		;;
+	template)
+		body=$(printf "{%% extends 'qemu.jinja2' %%}\n{# seq %d %s #}" "$seq" "$pad")
+		;;
 	esac
 	printf '%s\n' "$body"
 	sum=$(printf '%s\n' "$body" | md5sum | cut -c1-32)
 	case $kind in
-	dictionary) printf '{# sum %s #}\n' "$sum" ;;
+	dictionary | template) printf '{# sum %s #}\n' "$sum" ;;
 	*) printf '# sum %s\n' "$sum" ;;
 	esac
 }
@@ -61,7 +65,7 @@ check_file() {
 # its last acknowledged write
 check_all() {
 	local root=$1 name seq acked
-	for name in env.yaml $(for d in $DEVS; do echo devices/$d/dictionary devices/$d/context devices/$d/overlay/t/f1 devices/$d/overlay/f2; done); do
+	for name in env.yaml device-types/crash.jinja2 $(for d in $DEVS; do echo devices/$d/dictionary devices/$d/context devices/$d/overlay/t/f1 devices/$d/overlay/f2; done); do
 		seq=$(check_file "$root/$name" "$root/$name") || exit 1
 		acked=$(awk -v n="$name" '$1 == n { s = $2 } END { print s + 0 }' "$L")
 		[ "$seq" -ge "$acked" ] || fail "$root/$name holds seq $seq, but seq $acked was acknowledged before the crash"
@@ -90,7 +94,8 @@ for d in $DEVS; do
 	write_one devices/$d/overlay/f2 overlay 0
 done
 write_one env.yaml env 0
-[ "$(wc -l <"$L")" -eq 13 ] || fail "the first writes failed: $(cat "$L")"
+write_one device-types/crash.jinja2 template 0
+[ "$(wc -l <"$L")" -eq 14 ] || fail "the first writes failed: $(cat "$L")"
 check_all "$MNT"
 
 # writer: one file after the other, sequence numbers shared by all files
@@ -100,8 +105,9 @@ writer() {
 	while :; do
 		seq=$((seq + 1))
 		echo "$seq" >"$LF_TMP/seq.new" && mv "$LF_TMP/seq.new" "$LF_TMP/seq"
-		case $((RANDOM % 9)) in
+		case $((RANDOM % 10)) in
 		0) write_one env.yaml env $seq ;;
+		9) write_one device-types/crash.jinja2 template $seq ;;
 		1 | 2) write_one devices/c$((RANDOM % 3 + 1))/dictionary dictionary $seq ;;
 		3 | 4 | 5) write_one devices/c$((RANDOM % 3 + 1))/context context $seq ;;
 		6 | 7) write_one devices/c$((RANDOM % 3 + 1))/overlay/t/f1 overlay $seq ;;
