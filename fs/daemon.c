@@ -319,6 +319,7 @@ int fs_main(int argc, char **argv)
 	if (!(fs.store = absolute(c.store)))
 		goto out_args;
 	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.hlock, NULL);
 	fs.environ = environ;
 	host_facts(&fs);
 	if (store_open(&fs, cli_shipped_templates()) < 0)
@@ -332,6 +333,7 @@ int fs_main(int argc, char **argv)
 		goto out_nodes;
 	}
 	rc = serve(&fs, &args, &opts);
+	ops_free_handles(&fs);
 out_nodes:
 	devices_free(&fs);
 	nodes_free(&fs);
@@ -340,6 +342,7 @@ out_nodes:
 out_store:
 	store_close(&fs);
 	pthread_mutex_destroy(&fs.lock);
+	pthread_mutex_destroy(&fs.hlock);
 	free(fs.store);
 out_args:
 	free(c.store);

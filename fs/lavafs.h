@@ -127,6 +127,8 @@ struct lavafs_opts {
 
 struct lavafs {
 	pthread_mutex_t lock; /* node table, devices, store changes, compositions */
+	pthread_mutex_t hlock;   /* the list of open handles below */
+	struct handle *handles; /* every open file handle: freed at exit if never released */
 	struct lavafs_opts o;
 	char *store;          /* absolute path of STORE */
 	int storefd;
@@ -153,6 +155,8 @@ void fs_log(struct lavafs *fs, int prio, const char *fmt, ...) __attribute__((fo
 /* node.c */
 int nodes_init(struct lavafs *fs);
 void nodes_free(struct lavafs *fs);
+/* ops.c: free the file handles the kernel never released (called after the session ends). */
+void ops_free_handles(struct lavafs *fs);
 struct node *node_by_ino(struct lavafs *fs, fuse_ino_t ino);
 struct node *node_child(struct lavafs *fs, struct node *dir, const char *name);
 struct node *node_new(struct lavafs *fs, struct node *parent, const char *name, enum node_kind kind);

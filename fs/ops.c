@@ -48,6 +48,7 @@ struct handle {
 	bool writable, dirty, trunc, append, failed;
 	bool written; /* write(2) or truncate since the last commit, not just O_TRUNC */
 	struct handle *next_writer;
+	struct handle *prev_all, *next_all; /* fs->handles */
 };
 
 struct dirlist {
@@ -546,7 +547,7 @@ static void handle_remove_writer(struct handle *h)
 		}
 }
 
-static struct handle *handle_new(struct node *n)
+static struct handle *handle_new(struct lavafs *fs, struct node *n)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -554,11 +555,25 @@ static struct handle *handle_new(struct node *n)
 	h->node = n;
 	h->fd = h->wfd = -1;
 	n->refs++;
+	pthread_mutex_lock(&fs->hlock);
+	h->next_all = fs->handles;
+	if (fs->handles)
+		fs->handles->prev_all = h;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->hlock);
 	return h;
 }
 
 static void handle_free(struct lavafs *fs, struct handle *h)
 {
+	pthread_mutex_lock(&fs->hlock);
+	if (h->prev_all)
+		h->prev_all->next_all = h->next_all;
+	else
+		fs->handles = h->next_all;
+	if (h->next_all)
+		h->next_all->prev_all = h->prev_all;
+	pthread_mutex_unlock(&fs->hlock);
 	handle_discard(fs, h);
 	if (h->writable)
 		handle_remove_writer(h);
@@ -588,7 +603,7 @@ static int setattr_size(struct lavafs *fs, struct node *n, off_t size, struct fu
 	if (S_ISLNK(st.st_mode))
 		return -EINVAL;
 	if (own) { /* truncate(1) by path: a complete write of its own */
-		h = handle_new(n);
+		h = handle_new(fs, n);
 		h->fd = openat(fs->storefd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		h->writable = true;
 		handle_add_writer(h);
@@ -949,7 +964,7 @@ static int open_file(struct lavafs *fs, struct node *n, struct fuse_file_info *f
 			return -EACCES;
 		if (!n->gen)
 			return -ESTALE; /* replaced since the lookup: the kernel looks it up again */
-		struct handle *h = handle_new(n);
+		struct handle *h = handle_new(fs, n);
 		h->gen = n->gen;
 		gen_ref(h->gen);
 		fi->keep_cache = 1;
@@ -965,7 +980,7 @@ static int open_file(struct lavafs *fs, struct node *n, struct fuse_file_info *f
 	int fd = openat(fs->storefd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -ELOOP : -errno;
-	struct handle *h = handle_new(n);
+	struct handle *h = handle_new(fs, n);
 	h->fd = fd;
 	if (acc != O_RDONLY) {
 		h->writable = true;
@@ -1384,3 +1399,11 @@ const struct fuse_lowlevel_ops lavafs_ops = {
 	.statfs = op_statfs,
 	.create = op_create,
 };
+
+/* After the session ends: files still open when the filesystem went away (unmount with
+ * open descriptors, SIGTERM) never get a RELEASE; their uncommitted changes are dropped. */
+void ops_free_handles(struct lavafs *fs)
+{
+	while (fs->handles)
+		handle_free(fs, fs->handles);
+}
