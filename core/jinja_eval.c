@@ -329,6 +329,11 @@ static void track_output(struct jrender *r, const struct jtemplate *tm, int line
 	}
 }
 
+size_t jr_max_memory(const struct jrender *r)
+{
+	return r->lim->max_memory;
+}
+
 static int check_output(struct jrender *r, const struct jnode *n)
 {
 	if (r->out->len > r->lim->max_output) {
@@ -1163,7 +1168,13 @@ struct value *jr_getattr(struct jrender *r, const struct jnode *n, struct value 
 /* Code point offsets of a string (for indexing and slicing by characters). */
 static size_t *cp_offsets(struct jrender *r, const struct value *s, size_t *count)
 {
-	size_t n = jutf8_len(s->u.str.s, s->u.str.len);
+	/* counted with the iterator that fills the array: on invalid UTF-8 a separate length
+	 * function could disagree with it and the writes below would run past the end */
+	size_t n = 0;
+	for (size_t j = 0; j < s->u.str.len; n++) {
+		uint32_t cp;
+		j = jutf8_next(s->u.str.s, s->u.str.len, j, &cp);
+	}
 	size_t *off = arena_alloc(r->a, (n + 1) * sizeof(size_t));
 	size_t i = 0, k = 0;
 	while (i < s->u.str.len) {

@@ -376,8 +376,25 @@ static struct value *split(struct jrender *r, const struct jnode *n, const struc
 	return l;
 }
 
-static struct value *str_replace(struct jrender *r, const struct value *s, const struct value *old,
-				 const struct value *new, int64_t count)
+/* A string the render is about to build would exceed max_memory: fail before allocating. */
+#define WIDTH_MAX 100000000 /* digits of a format width/precision are capped here */
+static struct value *too_big(struct jrender *r, const struct jnode *n)
+{
+	return jr_error(r, n, -ENOMEM,
+			"the result would be larger than the render's memory limit of %zu bytes "
+			"(max_memory)",
+			jr_max_memory(r));
+}
+#define SB_GUARD(sb)                                                                       \
+	do {                                                                               \
+		if ((sb).len > jr_max_memory(r)) {                                       \
+			strbuf_release(&(sb));                                             \
+			return too_big(r, n);                                              \
+		}                                                                          \
+	} while (0)
+
+static struct value *str_replace(struct jrender *r, const struct jnode *n, const struct value *s,
+				 const struct value *old, const struct value *new, int64_t count)
 {
 	struct strbuf sb = STRBUF_INIT;
 	const char *p = s->u.str.s;
@@ -390,6 +407,7 @@ static struct value *str_replace(struct jrender *r, const struct value *s, const
 			if (count < 0 || done < count) {
 				strbuf_add(&sb, new->u.str.s, new->u.str.len);
 				done++;
+				SB_GUARD(sb);
 			}
 			if (i == len)
 				break;
@@ -410,6 +428,7 @@ static struct value *str_replace(struct jrender *r, const struct value *s, const
 		strbuf_add(&sb, new->u.str.s, new->u.str.len);
 		i = (size_t)(hit - p) + ol;
 		done++;
+		SB_GUARD(sb);
 	}
 	strbuf_add(&sb, p + i, len - i);
 	return sval(r, &sb);
@@ -453,12 +472,14 @@ static struct value *splitlines(struct jrender *r, const struct value *s, bool k
 	return l;
 }
 
-static struct value *pad(struct jrender *r, const struct value *s, int64_t width, char align,
-			 const char *fill, size_t fill_len)
+static struct value *pad(struct jrender *r, const struct jnode *n, const struct value *s,
+			 int64_t width, char align, const char *fill, size_t fill_len)
 {
 	int64_t len = (int64_t)cp_count(s);
 	if (width <= len)
 		return (struct value *)s;
+	if ((uint64_t)width > jr_max_memory(r) / (fill_len ? fill_len : 1))
+		return too_big(r, n);
 	int64_t marg = width - len, left;
 	if (align == '<')
 		left = 0;
@@ -625,13 +646,23 @@ struct value *jinja_percent_format(struct jrender *r, const struct jnode *n,
 			width = (int)ival(items[used++]);
 			p++;
 		}
-		while (p < end && *p >= '0' && *p <= '9')
+		while (p < end && *p >= '0' && *p <= '9') {
 			width = (width < 0 ? 0 : width) * 10 + (*p++ - '0');
+			if (width > WIDTH_MAX) {
+				strbuf_release(&sb);
+				return too_big(r, n);
+			}
+		}
 		if (p < end && *p == '.') {
 			p++;
 			prec = 0;
-			while (p < end && *p >= '0' && *p <= '9')
+			while (p < end && *p >= '0' && *p <= '9') {
 				prec = prec * 10 + (*p++ - '0');
+				if (prec > WIDTH_MAX) {
+					strbuf_release(&sb);
+					return too_big(r, n);
+				}
+			}
 		}
 		while (p < end && strchr("hlL", *p))
 			p++;
@@ -785,8 +816,13 @@ static bool format_spec(struct jrender *r, const struct jnode *n, struct strbuf 
 		zero = true;
 		p++;
 	}
-	while (p < e && *p >= '0' && *p <= '9')
+	while (p < e && *p >= '0' && *p <= '9') {
 		width = (width < 0 ? 0 : width) * 10 + (*p++ - '0');
+		if (width > WIDTH_MAX || (size_t)width > jr_max_memory(r)) {
+			too_big(r, n);
+			return false;
+		}
+	}
 	if (p < e && (*p == ',' || *p == '_')) {
 		comma = true;
 		p++;
@@ -794,8 +830,13 @@ static bool format_spec(struct jrender *r, const struct jnode *n, struct strbuf 
 	if (p < e && *p == '.') {
 		p++;
 		prec = 0;
-		while (p < e && *p >= '0' && *p <= '9')
+		while (p < e && *p >= '0' && *p <= '9') {
 			prec = prec * 10 + (*p++ - '0');
+			if (prec > WIDTH_MAX) {
+				too_big(r, n);
+				return false;
+			}
+		}
 	}
 	if (p < e)
 		type = *p++;
@@ -926,7 +967,7 @@ static bool format_spec(struct jrender *r, const struct jnode *n, struct strbuf 
 	}
 	if (align == '=')
 		align = '>';
-	struct value *padded = pad(r, s, width, align, fill, fill_len);
+	struct value *padded = pad(r, n, s, width, align, fill, fill_len);
 	strbuf_add(sb, padded->u.str.s, padded->u.str.len);
 	return true;
 }
@@ -1190,7 +1231,7 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 		int64_t cnt = -1;
 		if (nargs > 2 && !need_int(r, n, args[2], &cnt, "count"))
 			return NULL;
-		return str_replace(r, s, a0, a1, cnt);
+		return str_replace(r, n, s, a0, a1, cnt);
 	}
 	if (!strcmp(m, "join")) {
 		if (!a0)
@@ -1209,6 +1250,7 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 			if (i)
 				strbuf_add(&sb, s->u.str.s, s->u.str.len);
 			strbuf_add(&sb, x->u.str.s, x->u.str.len);
+			SB_GUARD(sb);
 		}
 		return sval(r, &sb);
 	}
@@ -1310,7 +1352,7 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 			fill = a1->u.str.s;
 			fl = a1->u.str.len;
 		}
-		return pad(r, s, w, m[0] == 'c' ? '^' : m[0] == 'l' ? '<' : '>', fill, fl);
+		return pad(r, n, s, w, m[0] == 'c' ? '^' : m[0] == 'l' ? '<' : '>', fill, fl);
 	}
 	if (!strcmp(m, "zfill")) {
 		int64_t w;
@@ -1698,6 +1740,7 @@ FN(f_join)
 		if (i)
 			strbuf_add(&sb, sep->u.str.s, sep->u.str.len);
 		value_to_str(&sb, x);
+		SB_GUARD(sb);
 	}
 	return sval(r, &sb);
 }
@@ -1710,7 +1753,7 @@ FN(f_replace)
 	int64_t cnt = -1;
 	if (args[2] && args[2]->kind != V_NONE && !need_int(r, n, args[2], &cnt, "count"))
 		return NULL;
-	return str_replace(r, s, jr_str(r, args[0]), jr_str(r, args[1]), cnt);
+	return str_replace(r, n, s, jr_str(r, args[0]), jr_str(r, args[1]), cnt);
 }
 
 FN(f_string)
@@ -1781,6 +1824,10 @@ FN(f_indent)
 			strbuf_release(&ind);
 			return NULL;
 		}
+		if (w > 0 && (uint64_t)w > jr_max_memory(r)) {
+			strbuf_release(&ind);
+			return too_big(r, n);
+		}
 		for (int64_t k = 0; k < w; k++)
 			strbuf_addc(&ind, ' ');
 	}
@@ -1798,6 +1845,11 @@ FN(f_indent)
 		if ((i > 0 || first) && (blank || l->u.str.len))
 			strbuf_add(&sb, ind.buf ? ind.buf : "", ind.len);
 		strbuf_add(&sb, l->u.str.s, l->u.str.len);
+		if (sb.len > jr_max_memory(r)) {
+			strbuf_release(&sb);
+			strbuf_release(&ind);
+			return too_big(r, n);
+		}
 	}
 	strbuf_release(&ind);
 	return sval(r, &sb);
@@ -2608,7 +2660,7 @@ FN(f_center)
 	int64_t w = 80;
 	if (args[0] && !need_int(r, n, args[0], &w, "width"))
 		return NULL;
-	return pad(r, jr_str(r, in), w, '^', " ", 1);
+	return pad(r, n, jr_str(r, in), w, '^', " ", 1);
 }
 
 FN(f_wordcount)

@@ -184,6 +184,8 @@ struct value *jr_str(struct jrender *r, const struct value *v); /* str(v) as a V
 /* Iterate v as Python would: list/tuple items, dict keys, string characters, undefined = [].
  * Returns a V_LIST/V_TUPLE (possibly v itself) or NULL (error set: not iterable). */
 struct value *jr_iterable(struct jrender *r, const struct jnode *n, struct value *v);
+/* The render's max_memory: filters check the size of what they are about to build. */
+size_t jr_max_memory(const struct jrender *r);
 struct value *jr_getattr(struct jrender *r, const struct jnode *n, struct value *obj,
 			 const char *attr, size_t len);
 struct value *jr_getitem(struct jrender *r, const struct jnode *n, struct value *obj,

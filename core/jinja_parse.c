@@ -194,7 +194,13 @@ static struct jnode *parse_condexpr(struct parser *p)
 		struct jnode *e3 = NULL;
 		if (e2 && tok_is_name(cur(p), "else")) {
 			next(p);
+			if (++p->depth > MAX_NESTING) {
+				p->depth--;
+				p->soft--;
+				return perr_at(p, cur(p), "expression nested too deeply");
+			}
 			e3 = parse_condexpr(p);
+			p->depth--;
 			if (!e3) {
 				p->soft--;
 				return NULL;
