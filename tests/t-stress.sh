@@ -7,7 +7,9 @@
 #    `lavafs compose`); nothing may hang (every file operation has a timeout: a timeout is a
 #    deadlock); the daemon must exit cleanly afterwards.
 #    The same storm then runs for STRESS_TSAN_SECONDS (default 8) with the daemon built
-#    with ThreadSanitizer (`make tsan`): a data race makes its exit status fail.
+#    with ThreadSanitizer (`make tsan`): a data race makes its exit status fail. In between,
+#    the fuzz seeds (and inputs a fuzz run found) are written as one device's inputs: the
+#    daemon must survive each with a readable status.
 # 2. The core under ThreadSanitizer: tests/stress/stress_core.c, many threads composing with
 #    one shared jinja_env while templates are replaced and invalidated.
 set -u
@@ -114,6 +116,44 @@ storm() {
 }
 
 storm asan "$SECS"
+
+# ---- garbage through the mount: the fuzz seeds (dictionary, context, job, env.yaml parts)
+# written as a device's inputs. Every write must leave the daemon alive and a status readable
+# that says ready or error; the sanitizer build reports any memory error at unmount.
+garbage() {
+	rm -rf "$STORE"
+	lf_mount
+	lf_device g1
+	local D=$MNT/devices/g1 f k=0 st
+	# plus up to 150 inputs the fuzzer found, when a fuzz run left some in build/fuzz/corpus
+	local found=""
+	[ -d "$TOP/build/fuzz/corpus/compose" ] &&
+		found=$(find "$TOP/build/fuzz/corpus/compose" -type f | shuf -n 150)
+	for f in "$TOP"/tests/fuzz/corpus/compose/* "$TOP"/tests/fuzz/corpus/job/* $found; do
+		k=$((k + 1))
+		case $f in
+		*/corpus/job/*)
+			tr '\0' '\n' <"$f" | sed -n '1,/^{%/p' | grep -v '^{%' >"$LF_TMP/g.job"
+			timeout 20 cp "$LF_TMP/g.job" "$D/job.yaml" 2>/dev/null
+			;;
+		*)
+			# part 1 (up to the first NUL) is the dictionary, part 2 the context
+			awk 'BEGIN { RS = "\0" } NR == 1 { printf "%s", $0 > "'"$LF_TMP/g.dict"'" }
+			     NR == 2 { printf "%s", $0 > "'"$LF_TMP/g.ctx"'" }' "$f"
+			[ -f "$LF_TMP/g.ctx" ] || : >"$LF_TMP/g.ctx"
+			timeout 20 cp "$LF_TMP/g.dict" "$D/dictionary" 2>/dev/null
+			timeout 20 cp "$LF_TMP/g.ctx" "$D/context" 2>/dev/null
+			rm -f "$LF_TMP/g.dict" "$LF_TMP/g.ctx"
+			;;
+		esac
+		kill -0 "$LF_PID" 2>/dev/null || fail "the daemon died on $f"
+		st=$(timeout 20 head -n 1 "$D/status") || fail "status unreadable after $f"
+		case $st in ready* | error* | warning*) ;; *) fail "status after $f: '$st'" ;; esac
+	done
+	lf_umount
+	echo "t-stress: $k fuzz seeds written as device inputs through the mount, daemon fine"
+}
+garbage
 
 # ---- the same storm with the daemon under ThreadSanitizer (a race report fails its exit)
 cd "$TOP"
