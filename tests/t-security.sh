@@ -159,6 +159,10 @@ first=$(grep -m1 -v "$LAVAFS" strace.log | grep -o 'execve("[^"]*"')
 ok
 
 # ---- 6. through the mount
+if [ "$(id -u)" -ne 0 ]; then
+	echo "t-security: $n groups of checks passed; the mount part needs root (it switches users)"
+	exit 0
+fi
 . "$TOP/tests/mountlib.sh"
 lf_setup
 trap 'lf_cleanup; cleanup_w' EXIT
