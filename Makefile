@@ -7,14 +7,20 @@ VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 SANITIZE ?= 0
 
+# The build directory follows SANITIZE; only a BUILD= on the command line overrides it (tests
+# export BUILD for their own use, and a sanitized library must never meet a plain build).
 ifeq ($(SANITIZE),1)
-BUILD    ?= build/asan
 OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN     = -fsanitize=address,undefined
+ifneq ($(origin BUILD),command line)
+BUILD    := build/asan
+endif
 else
-BUILD    ?= build
 OPT       = -O2 -g
 LDSAN     =
+ifneq ($(origin BUILD),command line)
+BUILD    := build
+endif
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
