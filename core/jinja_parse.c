@@ -1450,11 +1450,25 @@ struct sym {
 	bool stored;
 };
 
+/* a nested frame, analyzed once its enclosing frame is complete: jinja2 analyzes a nested
+ * frame when it generates its code, with every name of the enclosing frame known */
+struct pending_frame {
+	struct jnode *frame;
+	struct jnode **stmts;
+	size_t n;
+	const char **params;
+	size_t nparams;
+	int depth;
+	bool root; /* a block: no parent frame */
+	struct pending_frame *next;
+};
+
 struct symtab {
 	struct sym *v;
 	size_t n, cap;
 	const struct symtab *parent;
 	struct arena *a;
+	struct pending_frame **pending; /* shared by if-branch copies */
 };
 
 static struct sym *sym_own(const struct symtab *t, const char *name)
@@ -1541,8 +1555,26 @@ static void analyze_frame(struct arena *a, struct jnode *frame, struct jnode **s
 static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts, size_t n,
 			int depth);
 
-static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts, size_t n,
-			int depth);
+static void defer_frame(struct symtab *t, struct jnode *frame, struct jnode **stmts, size_t n,
+			const char **params, size_t nparams, int depth, bool root)
+{
+	struct pending_frame *pf = arena_alloc(t->a, sizeof(*pf));
+	pf->frame = frame;
+	pf->stmts = stmts;
+	pf->n = n;
+	pf->nparams = nparams;
+	if (nparams) {
+		pf->params = arena_alloc(t->a, nparams * sizeof(char *));
+		memcpy(pf->params, params, nparams * sizeof(char *));
+	}
+	pf->depth = depth;
+	pf->root = root;
+	pf->next = NULL;
+	struct pending_frame **tail = t->pending;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = pf;
+}
 
 static void visit_if_parts(struct arena *a, struct symtab *t, const struct jnode *test,
 			   struct jnode **body, size_t nbody, struct jnode **elifs, size_t nelif,
@@ -1632,7 +1664,7 @@ static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts,
 			store_target(t, s->a);
 			break;
 		case J_SETBLOCK:
-			analyze_frame(a, s, s->kids, s->nkids, t, NULL, 0, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, NULL, 0, depth + 1, false);
 			visit_expr(t, s->b, 0);
 			store_target(t, s->a);
 			break;
@@ -1652,30 +1684,30 @@ static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts,
 					if (tg->kids[k]->kind == J_NAME)
 						params[np++] = tg->kids[k]->str;
 			params[np++] = "loop";
-			analyze_frame(a, s, s->kids, s->nkids, t, params, np, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, params, np, depth + 1, false);
 			break;
 		}
 		case J_MACRO:
-			analyze_frame(a, s, s->kids, s->nkids, t, s->names, s->nnames, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, s->names, s->nnames, depth + 1, false);
 			sym_store(t, s->str);
 			break;
 		case J_CALLBLOCK:
 			visit_expr(t, s->a, 0);
-			analyze_frame(a, s, s->kids, s->nkids, t, s->names, s->nnames, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, s->names, s->nnames, depth + 1, false);
 			break;
 		case J_FILTERBLOCK:
 			visit_expr(t, s->a, 0);
-			analyze_frame(a, s, s->kids, s->nkids, t, NULL, 0, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, NULL, 0, depth + 1, false);
 			break;
 		case J_WITH: {
 			for (size_t k = 0; k < s->c->nkids; k++)
 				visit_expr(t, s->c->kids[k], 0);
-			analyze_frame(a, s, s->kids, s->nkids, t, NULL, 0, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, NULL, 0, depth + 1, false);
 			break;
 		}
 		case J_BLOCK:
 			/* a block is a function of its own, it starts from the context */
-			analyze_frame(a, s, s->kids, s->nkids, NULL, NULL, 0, depth + 1);
+			defer_frame(t, s, s->kids, s->nkids, NULL, 0, depth + 1, true);
 			break;
 		case J_IMPORT:
 			visit_expr(t, s->a, 0);
@@ -1700,10 +1732,14 @@ static void analyze_frame(struct arena *a, struct jnode *frame, struct jnode **s
 			  const struct symtab *parent, const char **params, size_t nparams,
 			  int depth)
 {
-	struct symtab t = {.parent = parent, .a = a};
+	struct pending_frame *pending = NULL;
+	struct symtab t = {.parent = parent, .a = a, .pending = &pending};
 	for (size_t i = 0; i < nparams; i++)
 		sym_add(&t, params[i], SYM_PARAM);
 	visit_stmts(a, &t, stmts, n, depth);
+	for (struct pending_frame *pf = pending; pf; pf = pf->next)
+		analyze_frame(a, pf->frame, pf->stmts, pf->n, pf->root ? NULL : &t, pf->params,
+			      pf->nparams, pf->depth);
 	size_t cnt = 0;
 	for (size_t i = 0; i < t.n; i++)
 		if (t.v[i].state == SYM_UNDEF)
