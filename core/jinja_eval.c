@@ -1160,6 +1160,17 @@ struct value *jr_getattr(struct jrender *r, const struct jnode *n, struct value 
 			break;
 		}
 		return undef_named(r, "'%s object' has no attribute '%s'", value_type_name(obj), attr);
+	case V_BOOL:
+	case V_INT:
+	case V_FLOAT:
+		/* the numbers' plain data attributes (int.real is an int, bool's too) */
+		if (!strcmp(attr, "real") || (obj->kind != V_FLOAT && !strcmp(attr, "numerator")))
+			return obj->kind == V_FLOAT ? obj : value_int(r->a, obj->kind == V_BOOL ? obj->u.b : obj->u.i);
+		if (!strcmp(attr, "imag"))
+			return obj->kind == V_FLOAT ? value_float(r->a, 0.0) : value_int(r->a, 0);
+		if (obj->kind != V_FLOAT && !strcmp(attr, "denominator"))
+			return value_int(r->a, 1);
+		return undef_named(r, "'%s object' has no attribute '%s'", value_type_name(obj), attr);
 	default:
 		return undef_named(r, "'%s object' has no attribute '%s'", value_type_name(obj), attr);
 	}

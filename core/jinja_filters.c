@@ -777,7 +777,10 @@ struct value *jinja_percent_format(struct jrender *r, const struct jnode *n,
 			return jr_error(r, n, -EINVAL, "unsupported format character '%c'", type);
 		}
 	}
-	if (!used_map && used < nitems && !mapping) {
+	/* Python skips this check for any argument with __getitem__ but a tuple or a str (lists
+	 * too, not generators) */
+	bool getitem = mapping || (args->kind == V_LIST && !is_lazy(args));
+	if (!used_map && used < nitems && !getitem) {
 		strbuf_release(&sb);
 		return jr_error(r, n, -EINVAL, "not all arguments converted during string formatting");
 	}
@@ -1043,6 +1046,12 @@ static struct value *str_format(struct jrender *r, const struct jnode *n, const 
 			}
 		}
 		while (fe < q && (*fe == '.' || *fe == '[')) {
+			/* the sandbox's getattr/getitem give an Undefined for a missing or unsafe
+			 * attribute; only going further into it fails */
+			if (v->kind == V_UNDEFINED) {
+				strbuf_release(&sb);
+				return jr_undefined_error(r, n, v);
+			}
 			if (*fe == '.') {
 				const char *a0 = ++fe;
 				while (fe < q && *fe != '!' && *fe != ':' && *fe != '.' && *fe != '[')
@@ -1063,10 +1072,6 @@ static struct value *str_format(struct jrender *r, const struct jnode *n, const 
 				strbuf_release(&sb);
 				return NULL;
 			}
-			if (v->kind == V_UNDEFINED) {
-				strbuf_release(&sb);
-				return jr_undefined_error(r, n, v);
-			}
 		}
 		char conv = 0;
 		if (fe < q && *fe == '!') {
@@ -1074,6 +1079,15 @@ static struct value *str_format(struct jrender *r, const struct jnode *n, const 
 			fe += 2;
 		}
 		const char *spec = fe < q && *fe == ':' ? fe + 1 : q;
+		if (v->kind == V_UNDEFINED && conv != 'r' && conv != 'a') {
+			/* object.__format__: str() for an empty spec, else a TypeError */
+			if (spec != q) {
+				strbuf_release(&sb);
+				return jr_error(r, n, -EINVAL, "unsupported format string passed to Undefined.__format__");
+			}
+			p = q + 1;
+			continue;
+		}
 		if (conv == 'r' || conv == 'a') {
 			struct strbuf t = STRBUF_INIT;
 			value_repr(&t, v);
@@ -1165,6 +1179,27 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 	struct value *a0 = nargs > 0 ? args[0] : NULL, *a1 = nargs > 1 ? args[1] : NULL;
 	if (!strcmp(m, "format"))
 		return str_format(r, n, s, args, nargs, kwn, kwv, nkw);
+	if (!strcmp(m, "format_map")) {
+		/* the sandbox's wrapper: one mapping, no keywords, fields looked up in it */
+		if (nkw)
+			return jr_error(r, n, -EINVAL, "format_map() takes no keyword arguments");
+		if (nargs != 1)
+			return jr_error(r, n, -EINVAL, "format_map() takes exactly one argument (%zu given)", nargs);
+		if (a0->kind != V_MAP)
+			return jr_error(r, n, -EINVAL, "'%s' object is not subscriptable", value_type_name(a0));
+		size_t cnt = a0->u.map.len;
+		const char **names = arena_alloc(A, (cnt ? cnt : 1) * sizeof(*names));
+		struct value **vals = arena_alloc(A, (cnt ? cnt : 1) * sizeof(*vals));
+		size_t k = 0;
+		for (size_t i = 0; i < cnt; i++) {
+			const struct value *key = a0->u.map.keys[i];
+			if (key->kind != V_STRING || memchr(key->u.str.s, 0, key->u.str.len))
+				continue;
+			names[k] = key->u.str.s;
+			vals[k++] = a0->u.map.vals[i];
+		}
+		return str_format(r, n, s, NULL, 0, names, vals, k);
+	}
 	for (size_t k = 0; k < nkw; k++) {
 		if (!strcmp(kwn[k], "sep") && !a0)
 			a0 = kwv[k];
@@ -2380,9 +2415,19 @@ FN(f_items)
 }
 
 /* map/select/reject take (filter or test name, *args) or attribute= keyword */
+/* jinja2's map, select and reject start with `if value:`: a false input (None, False, 0,
+ * 0.0) gives an empty generator before anything checks that it can be iterated */
+static bool falsy_scalar(const struct value *v)
+{
+	return (v->kind == V_NONE || v->kind == V_BOOL || v->kind == V_INT ||
+		v->kind == V_FLOAT) && !value_truthy(v);
+}
+
 static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct value *in,
 				struct value **args)
 {
+	if (falsy_scalar(in))
+		return lazy(value_list(A));
 	if (!iterable_kind(in))
 		return poisoned(r, in);
 	struct value *it = jr_iterable(r, n, in);
@@ -2424,6 +2469,8 @@ FN(f_map)
 static struct value *select_impl(struct jrender *r, const struct jnode *n, struct value *in,
 				 struct value **args, bool attr, bool want)
 {
+	if (falsy_scalar(in))
+		return lazy(value_list(A));
 	if (!iterable_kind(in))
 		return poisoned(r, in);
 	struct value *it = jr_iterable(r, n, in);
@@ -2906,6 +2953,45 @@ FN(f_pprint)
 {
 	struct strbuf sb = STRBUF_INIT;
 	value_repr(&sb, in);
+	return sval(r, &sb);
+}
+
+FN(f_xmlattr)
+{
+	if (in->kind != V_MAP) {
+		if (in->kind == V_UNDEFINED)
+			return jr_undefined_error(r, n, in);
+		return jr_error(r, n, -EINVAL, "'%s' object has no attribute 'items'", value_type_name(in));
+	}
+	struct strbuf sb = STRBUF_INIT;
+	bool first = true;
+	for (size_t i = 0; i < in->u.map.len; i++) {
+		struct value *k = in->u.map.keys[i], *v = in->u.map.vals[i];
+		if (v->kind == V_NONE || v->kind == V_UNDEFINED)
+			continue;
+		if (k->kind != V_STRING) {
+			strbuf_release(&sb);
+			return jr_error(r, n, -EINVAL, "expected string or bytes-like object");
+		}
+		for (size_t j = 0; j < k->u.str.len; j++) {
+			unsigned char c = (unsigned char)k->u.str.s[j];
+			/* [\s/>=] with re.ASCII */
+			if (c == ' ' || (c >= '\t' && c <= '\r') || c == '/' || c == '>' || c == '=') {
+				struct strbuf t = STRBUF_INIT;
+				value_repr(&t, k);
+				struct value *rk = sval(r, &t);
+				strbuf_release(&sb);
+				return jr_error(r, n, -EINVAL, "Invalid character in attribute name: %s", rk->u.str.s);
+			}
+		}
+		if (!first || arg_true(args[0], true))
+			strbuf_addc(&sb, ' ');
+		first = false;
+		html_escape(&sb, k);
+		strbuf_add(&sb, "=\"", 2);
+		html_escape(&sb, jr_str(r, v));
+		strbuf_addc(&sb, '"');
+	}
 	return sval(r, &sb);
 }
 
@@ -3429,6 +3515,7 @@ static const struct jfunc FILTERS[] = {
 	{"max", f_max, {"case_sensitive", "attribute"}, 2},
 	{"min", f_min, {"case_sensitive", "attribute"}, 2},
 	{"pprint", f_pprint, {0}, 0},
+	{"xmlattr", f_xmlattr, {"autospace"}, 1},
 	{"qemu_guest_fs_interface", f_qemu_guest_fs_interface, {"guestfs_interface"}, 1},
 	{"reject", f_reject, {"a1", "a2", "a3", "a4", "a5"}, 5},
 	{"rejectattr", f_rejectattr, {"a1", "a2", "a3", "a4", "a5"}, 5},
