@@ -323,6 +323,23 @@ int jinja_render(struct jinja_env *env, const char *name, const char *source, si
 	lf_error_clear(err);
 	if (context && context->kind != V_MAP && context->kind != V_NONE)
 		return lf_error_set(err, -EINVAL, name, 0, 0, "the render context must be a mapping");
+	/* jinja2 takes the context as render(**context): Python refuses keys that are not
+	 * strings ("keywords must be strings") and a key named self (render's own parameter) */
+	for (size_t i = 0; context && context->kind == V_MAP && i < context->u.map.len; i++) {
+		const struct value *k = context->u.map.keys[i];
+		if (k->kind != V_STRING) {
+			struct strbuf kr = STRBUF_INIT;
+			value_repr(&kr, k);
+			int rc = lf_error_set(err, -EINVAL, name, 0, 0,
+					      "context key %s is not a string: keywords must be strings",
+					      kr.buf ? kr.buf : "");
+			strbuf_release(&kr);
+			return rc;
+		}
+		if (k->u.str.len == 4 && !memcmp(k->u.str.s, "self", 4))
+			return lf_error_set(err, -EINVAL, name, 0, 0,
+					    "context key 'self' is not allowed: Template.render() got multiple values for argument 'self'");
+	}
 	if (source) {
 		if (source_len > env->lim.max_template)
 			return lf_error_set(err, -EFBIG, name, 0, 0,

@@ -2710,6 +2710,205 @@ FN(f_center)
 	return pad(r, n, jr_str(r, in), w, '^', " ", 1);
 }
 
+/* ---- wordwrap: textwrap.wrap (expand_tabs and replace_whitespace off) per line ---- */
+
+static bool tw_ws(uint32_t c) /* textwrap's whitespace: '\t\n\x0b\x0c\r ' */
+{
+	return c == ' ' || (c >= 0x09 && c <= 0x0d);
+}
+
+static bool tw_word(uint32_t c) /* \w */
+{
+	return cp_word(c);
+}
+
+static bool tw_letter(uint32_t c) /* [^\d\W] */
+{
+	return cp_word(c) && !cp_digit(c);
+}
+
+static bool tw_punct(uint32_t c) /* [\w!"'&.,?] */
+{
+	return tw_word(c) || (c && strchr("!\"'&.,?", (int)c));
+}
+
+/* (?=-{2,}\w) at i */
+static bool tw_emdash_ahead(const uint32_t *t, size_t n, size_t i)
+{
+	size_t j = i;
+	while (j < n && t[j] == '-')
+		j++;
+	return j - i >= 2 && j < n && tw_word(t[j]);
+}
+
+/* the end of textwrap's wordsep_re match starting at i (never empty) */
+static size_t tw_match(const uint32_t *t, size_t n, size_t i)
+{
+	if (tw_ws(t[i])) {
+		while (i < n && tw_ws(t[i]))
+			i++;
+		return i;
+	}
+	/* (?<=wp) -{2,} (?=\w) */
+	if (i > 0 && tw_punct(t[i - 1]) && t[i] == '-' && tw_emdash_ahead(t, n, i)) {
+		size_t j = i;
+		while (j < n && t[j] == '-')
+			j++;
+		return j;
+	}
+	/* nws+? then: a hyphen ending a hyphenated part, the end of the word, or an em-dash */
+	for (size_t k = i + 1; k <= n; k++) {
+		if (tw_ws(t[k - 1]))
+			break; /* cannot happen: the loop stops at the word's end */
+		size_t h = k; /* a hyphen at h */
+		if (h < n && t[h] == '-') {
+			bool behind = (h >= 2 && tw_letter(t[h - 2]) && tw_letter(t[h - 1])) ||
+				      (h >= 3 && tw_letter(t[h - 3]) && t[h - 2] == '-' &&
+				       tw_letter(t[h - 1]));
+			size_t a = h + 1;
+			bool ahead = a < n && tw_letter(t[a]) &&
+				     ((a + 1 < n && tw_letter(t[a + 1])) ||
+				      (a + 2 < n && t[a + 1] == '-' && tw_letter(t[a + 2])));
+			if (behind && ahead)
+				return h + 1;
+		}
+		if (k == n || tw_ws(t[k]))
+			return k;
+		if (tw_punct(t[k - 1]) && tw_emdash_ahead(t, n, k))
+			return k;
+	}
+	return n;
+}
+
+static bool tw_blank(const uint32_t *t, size_t st, size_t en) /* chunk.strip() == '' */
+{
+	for (size_t i = st; i < en; i++)
+		if (!py_space(t[i]))
+			return false;
+	return true;
+}
+
+struct tw_chunk {
+	size_t st, en;
+};
+
+static void tw_wrap(struct jrender *r, struct strbuf *sb, const struct value *line, int64_t width,
+		    bool break_long, bool hyphens, const struct value *wrapstring, bool *first)
+{
+	size_t n = 0, cap = line->u.str.len + 1;
+	uint32_t *t = arena_alloc(A, cap * sizeof(*t));
+	size_t *off = arena_alloc(A, (cap + 1) * sizeof(*off));
+	for (size_t i = 0; i < line->u.str.len;) {
+		off[n] = i;
+		i = jutf8_next(line->u.str.s, line->u.str.len, i, &t[n]);
+		n++;
+	}
+	off[n] = line->u.str.len;
+	/* chunks, kept reversed as textwrap does (the next chunk is the last) */
+	struct tw_chunk *ch = arena_alloc(A, (n + 1) * sizeof(*ch));
+	size_t nch = 0;
+	for (size_t i = 0; i < n;) {
+		size_t e;
+		if (hyphens) {
+			e = tw_match(t, n, i);
+		} else { /* (\s+) splits */
+			e = i + 1;
+			bool ws = tw_ws(t[i]);
+			while (e < n && tw_ws(t[e]) == ws)
+				e++;
+		}
+		ch[nch++] = (struct tw_chunk){i, e};
+		i = e;
+	}
+	for (size_t i = 0; i < nch / 2; i++) {
+		struct tw_chunk x = ch[i];
+		ch[i] = ch[nch - 1 - i];
+		ch[nch - 1 - i] = x;
+	}
+	struct tw_chunk *cur = arena_alloc(A, (nch + 1) * sizeof(*cur));
+	bool any_line = false;
+	while (nch) {
+		size_t ncur = 0;
+		int64_t cur_len = 0;
+		if (tw_blank(t, ch[nch - 1].st, ch[nch - 1].en) && any_line)
+			nch--;
+		while (nch) {
+			int64_t l = (int64_t)(ch[nch - 1].en - ch[nch - 1].st);
+			if (cur_len + l > width)
+				break;
+			cur[ncur++] = ch[--nch];
+			cur_len += l;
+		}
+		if (nch && (int64_t)(ch[nch - 1].en - ch[nch - 1].st) > width) {
+			/* _handle_long_word */
+			int64_t space_left = width < 1 ? 1 : width - cur_len;
+			struct tw_chunk *c = &ch[nch - 1];
+			if (break_long) {
+				int64_t end = space_left;
+				int64_t clen = (int64_t)(c->en - c->st);
+				if (hyphens && clen > space_left) {
+					int64_t hy = -1;
+					for (int64_t j = (space_left < clen ? space_left : clen) - 1; j >= 0; j--)
+						if (t[c->st + (size_t)j] == '-') {
+							hy = j;
+							break;
+						}
+					bool nondash = false;
+					for (int64_t j = 0; j < hy; j++)
+						nondash |= t[c->st + (size_t)j] != '-';
+					if (hy > 0 && nondash)
+						end = hy + 1;
+				}
+				if (end > clen)
+					end = clen;
+				if (end < 0)
+					end = 0;
+				cur[ncur++] = (struct tw_chunk){c->st, c->st + (size_t)end};
+				c->st += (size_t)end;
+			} else if (!ncur) {
+				cur[ncur++] = ch[--nch];
+			}
+		}
+		if (ncur && tw_blank(t, cur[ncur - 1].st, cur[ncur - 1].en))
+			ncur--;
+		if (ncur) {
+			if (!*first)
+				strbuf_add(sb, wrapstring->u.str.s, wrapstring->u.str.len);
+			*first = false;
+			any_line = true;
+			for (size_t i = 0; i < ncur; i++)
+				strbuf_add(sb, line->u.str.s + off[cur[i].st], off[cur[i].en] - off[cur[i].st]);
+		}
+	}
+}
+
+FN(f_wordwrap)
+{
+	if (in->kind == V_UNDEFINED)
+		return jr_undefined_error(r, n, in);
+	if (in->kind != V_STRING)
+		return jr_error(r, n, -EINVAL, "'%s' object has no attribute 'splitlines'", value_type_name(in));
+	int64_t width = 79;
+	if (args[0] && !need_int(r, n, args[0], &width, "width"))
+		return NULL;
+	if (width <= 0)
+		return jr_error(r, n, -EINVAL, "invalid width %lld (must be > 0)", (long long)width);
+	bool break_long = arg_true(args[1], true);
+	struct value *ws = args[2] && args[2]->kind != V_NONE ? args[2] : value_cstr(A, "\n");
+	if (ws->kind != V_STRING)
+		return jr_error(r, n, -EINVAL, "wordwrap: wrapstring must be a string");
+	bool hyphens = arg_true(args[3], true);
+	struct value *lines = splitlines(r, in, false);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < lines->u.list.len; i++) {
+		if (i)
+			strbuf_add(&sb, ws->u.str.s, ws->u.str.len);
+		bool first = true;
+		tw_wrap(r, &sb, lines->u.list.items[i], width, break_long, hyphens, ws, &first);
+	}
+	return sval(r, &sb);
+}
+
 FN(f_wordcount)
 {
 	struct value *s = jr_str(r, in);
@@ -2949,10 +3148,263 @@ FN(f_urlencode)
 	return sval(r, &sb);
 }
 
+/* ---- pprint: Python's pprint.pformat (width 80, indent 1, dict keys sorted) ---- */
+
+static const char *pp_type(const struct value *v)
+{
+	return v->kind == V_NONE ? "<class 'NoneType'>" : v->kind == V_BOOL ? "<class 'bool'>" :
+	       v->kind == V_INT ? "<class 'int'>" : v->kind == V_FLOAT ? "<class 'float'>" :
+	       v->kind == V_STRING ? "<class 'str'>" : v->kind == V_TUPLE ? "<class 'tuple'>" :
+	       "<class 'object'>";
+}
+
+static bool pp_num(const struct value *v)
+{
+	return v->kind == V_BOOL || v->kind == V_INT || v->kind == V_FLOAT;
+}
+
+/* pprint's _safe_key: a < b when Python can order them, else by type name */
+static int pp_cmp(const struct value *a, const struct value *b, int depth)
+{
+	if (pp_num(a) && pp_num(b)) {
+		if (a->kind != V_FLOAT && b->kind != V_FLOAT) {
+			int64_t x = ival(a), y = ival(b);
+			return x < y ? -1 : x > y;
+		}
+		double x = a->kind == V_FLOAT ? a->u.f : (double)ival(a);
+		double y = b->kind == V_FLOAT ? b->u.f : (double)ival(b);
+		return x < y ? -1 : x > y;
+	}
+	if (a->kind == V_STRING && b->kind == V_STRING) {
+		size_t l = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
+		int c = memcmp(a->u.str.s, b->u.str.s, l);
+		if (c)
+			return c < 0 ? -1 : 1;
+		return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
+	}
+	if (a->kind == V_TUPLE && b->kind == V_TUPLE && depth < 50) {
+		for (size_t i = 0; i < a->u.list.len && i < b->u.list.len; i++) {
+			int c = pp_cmp(a->u.list.items[i], b->u.list.items[i], depth + 1);
+			if (c)
+				return c;
+		}
+		return a->u.list.len < b->u.list.len ? -1 : a->u.list.len > b->u.list.len;
+	}
+	int c = strcmp(pp_type(a), pp_type(b));
+	return c < 0 ? -1 : c > 0;
+}
+
+/* the map's entry indexes in sorted key order (stable) */
+static size_t *pp_sorted(struct jrender *r, const struct value *m)
+{
+	size_t cnt = m->u.map.len;
+	size_t *ix = arena_alloc(A, (cnt ? cnt : 1) * sizeof(*ix));
+	for (size_t i = 0; i < cnt; i++) {
+		size_t j = i;
+		while (j > 0 && pp_cmp(m->u.map.keys[ix[j - 1]], m->u.map.keys[i], 0) > 0) {
+			ix[j] = ix[j - 1];
+			j--;
+		}
+		ix[j] = i;
+	}
+	return ix;
+}
+
+/* _safe_repr: repr with dict keys sorted at every depth */
+static void pp_repr(struct jrender *r, struct strbuf *sb, const struct value *v, int depth)
+{
+	if (depth > 200 || (v->kind == V_LIST && is_lazy(v))) {
+		value_repr(sb, v);
+		return;
+	}
+	if (v->kind == V_LIST || v->kind == V_TUPLE) {
+		strbuf_addc(sb, v->kind == V_LIST ? '[' : '(');
+		for (size_t i = 0; i < v->u.list.len; i++) {
+			if (i)
+				strbuf_adds(sb, ", ");
+			pp_repr(r, sb, v->u.list.items[i], depth + 1);
+		}
+		if (v->kind == V_TUPLE && v->u.list.len == 1)
+			strbuf_addc(sb, ',');
+		strbuf_addc(sb, v->kind == V_LIST ? ']' : ')');
+		return;
+	}
+	if (v->kind == V_MAP) {
+		size_t *ix = pp_sorted(r, v);
+		strbuf_addc(sb, '{');
+		for (size_t i = 0; i < v->u.map.len; i++) {
+			if (i)
+				strbuf_adds(sb, ", ");
+			pp_repr(r, sb, v->u.map.keys[ix[i]], depth + 1);
+			strbuf_adds(sb, ": ");
+			pp_repr(r, sb, v->u.map.vals[ix[i]], depth + 1);
+		}
+		strbuf_addc(sb, '}');
+		return;
+	}
+	value_repr(sb, v);
+}
+
+static size_t pp_repr_len(struct jrender *r, const struct value *v)
+{
+	struct strbuf t = STRBUF_INIT;
+	pp_repr(r, &t, v, 0);
+	size_t l = jutf8_len(t.buf ? t.buf : "", t.len);
+	strbuf_release(&t);
+	return l;
+}
+
+static void pp_spaces(struct strbuf *sb, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		strbuf_addc(sb, ' ');
+}
+
+static void pp_format(struct jrender *r, struct strbuf *sb, const struct value *v, int64_t indent,
+		      int64_t allowance, int level);
+
+static void pp_str(struct jrender *r, struct strbuf *sb, const struct value *v, int64_t indent,
+		   int64_t allowance, int level)
+{
+	if (!v->u.str.len) {
+		value_repr(sb, v);
+		return;
+	}
+	struct value *lines = splitlines(r, v, true);
+	if (level == 1) {
+		indent++;
+		allowance++;
+	}
+	int64_t max_width1 = 80 - indent, max_width = 80 - indent;
+	struct value *chunks = value_list(A);
+	for (size_t i = 0; i < lines->u.list.len; i++) {
+		struct value *line = lines->u.list.items[i];
+		bool lastline = i + 1 == lines->u.list.len;
+		if (lastline)
+			max_width1 -= allowance;
+		if ((int64_t)pp_repr_len(r, line) <= max_width1) {
+			value_list_append(A, chunks, line);
+			continue;
+		}
+		/* re.findall(r'\S*\s*', line) without the final empty match */
+		const char *p = line->u.str.s;
+		size_t len = line->u.str.len, pos = 0;
+		int64_t max_width2 = max_width;
+		size_t cur_st = 0, cur_en = 0; /* current = p[cur_st..cur_en) */
+		while (pos < len) {
+			size_t st = pos;
+			uint32_t c;
+			while (pos < len) {
+				size_t nx = jutf8_next(p, len, pos, &c);
+				if (py_space(c))
+					break;
+				pos = nx;
+			}
+			while (pos < len) {
+				size_t nx = jutf8_next(p, len, pos, &c);
+				if (!py_space(c))
+					break;
+				pos = nx;
+			}
+			bool lastpart = pos >= len;
+			if (lastpart && lastline)
+				max_width2 -= allowance;
+			struct value *cand = value_str(A, p + cur_st, pos - cur_st);
+			if ((int64_t)pp_repr_len(r, cand) > max_width2) {
+				if (cur_en > cur_st)
+					value_list_append(A, chunks, value_str(A, p + cur_st, cur_en - cur_st));
+				cur_st = st;
+			}
+			cur_en = pos;
+		}
+		if (cur_en > cur_st)
+			value_list_append(A, chunks, value_str(A, p + cur_st, cur_en - cur_st));
+	}
+	if (chunks->u.list.len == 1) {
+		/* python writes the last line's repr here */
+		value_repr(sb, lines->u.list.items[lines->u.list.len - 1]);
+		return;
+	}
+	if (level == 1)
+		strbuf_addc(sb, '(');
+	for (size_t i = 0; i < chunks->u.list.len; i++) {
+		if (i) {
+			strbuf_addc(sb, '\n');
+			pp_spaces(sb, indent);
+		}
+		value_repr(sb, chunks->u.list.items[i]);
+	}
+	if (level == 1)
+		strbuf_addc(sb, ')');
+}
+
+static void pp_items(struct jrender *r, struct strbuf *sb, const struct value *v, int64_t indent,
+		     int64_t allowance, int level)
+{
+	indent += 1;
+	for (size_t i = 0; i < v->u.list.len; i++) {
+		bool last = i + 1 == v->u.list.len;
+		if (i) {
+			strbuf_adds(sb, ",\n");
+			pp_spaces(sb, indent);
+		}
+		pp_format(r, sb, v->u.list.items[i], indent, last ? allowance : 1, level);
+	}
+}
+
+static void pp_format(struct jrender *r, struct strbuf *sb, const struct value *v, int64_t indent,
+		      int64_t allowance, int level)
+{
+	struct strbuf rep = STRBUF_INIT;
+	pp_repr(r, &rep, v, 0);
+	int64_t len = (int64_t)jutf8_len(rep.buf ? rep.buf : "", rep.len);
+	bool dispatch = v->kind == V_MAP || v->kind == V_TUPLE || v->kind == V_STRING ||
+			(v->kind == V_LIST && !is_lazy(v));
+	if (len <= 80 - indent - allowance || !dispatch || level > 200) {
+		strbuf_add(sb, rep.buf ? rep.buf : "", rep.len);
+		strbuf_release(&rep);
+		return;
+	}
+	strbuf_release(&rep);
+	level++;
+	if (v->kind == V_MAP) {
+		strbuf_addc(sb, '{');
+		size_t *ix = pp_sorted(r, v);
+		int64_t ind = indent + 1;
+		for (size_t i = 0; i < v->u.map.len; i++) {
+			bool last = i + 1 == v->u.map.len;
+			struct strbuf k = STRBUF_INIT;
+			pp_repr(r, &k, v->u.map.keys[ix[i]], 0);
+			int64_t klen = (int64_t)jutf8_len(k.buf ? k.buf : "", k.len);
+			strbuf_add(sb, k.buf ? k.buf : "", k.len);
+			strbuf_release(&k);
+			strbuf_adds(sb, ": ");
+			pp_format(r, sb, v->u.map.vals[ix[i]], ind + klen + 2, last ? allowance + 1 : 1,
+				  level);
+			if (!last) {
+				strbuf_adds(sb, ",\n");
+				pp_spaces(sb, ind);
+			}
+		}
+		strbuf_addc(sb, '}');
+	} else if (v->kind == V_LIST) {
+		strbuf_addc(sb, '[');
+		pp_items(r, sb, v, indent, allowance + 1, level);
+		strbuf_addc(sb, ']');
+	} else if (v->kind == V_TUPLE) {
+		bool one = v->u.list.len == 1;
+		strbuf_addc(sb, '(');
+		pp_items(r, sb, v, indent, allowance + (one ? 2 : 1), level);
+		strbuf_adds(sb, one ? ",)" : ")");
+	} else {
+		pp_str(r, sb, v, indent, allowance, level);
+	}
+}
+
 FN(f_pprint)
 {
 	struct strbuf sb = STRBUF_INIT;
-	value_repr(&sb, in);
+	pp_format(r, &sb, in, 0, 0, 0);
 	return sval(r, &sb);
 }
 
@@ -3539,6 +3991,7 @@ static const struct jfunc FILTERS[] = {
 	{"upper", f_upper, {0}, 0},
 	{"urlencode", f_urlencode, {0}, 0},
 	{"wordcount", f_wordcount, {0}, 0},
+	{"wordwrap", f_wordwrap, {"width", "break_long_words", "wrapstring", "break_on_hyphens"}, 4},
 	{"yaml_quote", f_yaml_quote, {0}, 0},
 	{NULL, NULL, {0}, 0},
 };

@@ -236,6 +236,19 @@ static void test_runtime_errors(void **state)
 	e = check_fails("{% extends 'err_base.jinja2' %}", NULL);
 	assert_string_equal(e.file, "err_base.jinja2");
 	assert_int_equal(e.line, 2);
+	/* render(**context): python refuses keys that are not strings, and a key named self */
+	struct arena *a = arena_new();
+	struct value *ctx = value_map(a);
+	value_map_sets(a, ctx, "ok", value_int(a, 1));
+	value_map_set(a, ctx, value_bool(a, true), value_cstr(a, "yes"));
+	e = check_fails("never", ctx);
+	assert_true(strstr(e.msg, "True") != NULL);
+	assert_true(strstr(e.msg, "keywords must be strings") != NULL);
+	ctx = value_map(a);
+	value_map_sets(a, ctx, "self", value_cstr(a, "me"));
+	e = check_fails("never", ctx);
+	assert_true(strstr(e.msg, "'self'") != NULL);
+	arena_free(a);
 }
 
 static void test_limits(void **state)
