@@ -65,5 +65,39 @@ printf "{%% for i in range(100000) %%}{%% for j in range(100) %%}{%% endfor %%}{
 vg "render iteration limit" 1 $L render "$T/loop.jinja2"
 vg "lavafs --help" 0 $L --help
 vg "lavafs compose (usage)" 2 $L compose
+# The daemon itself under memcheck: mount, compose through writes of every input kind,
+# an error, overlay files, unmount. Its log must stay empty and its exit status 0.
+vg_mount() {
+	LAVAFS=$TOP/build/lavafs
+	. "$TOP/tests/mountlib.sh"
+	lf_setup
+	local vglog=$LF_TMP/vg.log D
+	printf '#!/bin/sh\nexec %s --log-file=%s %s "$@"\n' "$VG" "$vglog" "$TOP/build/lavafs" >"$LF_TMP/vg-lavafs"
+	chmod +x "$LF_TMP/vg-lavafs"
+	LAVAFS=$LF_TMP/vg-lavafs
+	lf_mount
+	lf_device qemu01 52:54:00:12:34:59
+	D=$MNT/devices/qemu01
+	grep -q qemu-system "$D/cmdline" || fail "no composition under valgrind"
+	printf 'arch: arm64\nextra_options: ["-smp 2"]\n' >"$D/context"
+	printf 'context: {arch: amd64}\nactions: [{test: {}}]\n' >"$D/job.yaml"
+	cat "$D/explain" "$D/env" "$D/device.yaml" "$D/health-check" >/dev/null
+	printf 'overrides: {A: b}\n' >"$MNT/env.yaml"
+	echo '{% broken' >"$D/dictionary"
+	case $(head -n 1 "$D/status") in error*) ;; *) fail "a broken dictionary composed" ;; esac
+	mkdir "$D/overlay/t" && echo hi >"$D/overlay/t/f" && mv "$D/overlay/t/f" "$D/overlay/g" &&
+		rm -r "$D/overlay/t" "$D/overlay/g" || fail "overlay operations"
+	rmdir "$D" 2>/dev/null || rm -rf "$D"
+	lf_umount
+	[ ! -s "$vglog" ] || { cat "$vglog" >&2; fail "valgrind reports in the daemon"; }
+}
+n=$((n + 1))
+if (vg_mount) >"$T/mount.log" 2>&1; then
+	echo "ok    the daemon (mount, writes, errors, overlay, unmount)"
+else
+	echo "FAIL  the daemon under valgrind:" >&2
+	tail -40 "$T/mount.log" >&2
+	fail=1
+fi
 echo "t-valgrind: $n runs, $([ $fail = 0 ] && echo clean || echo FAILED)"
 exit $fail
