@@ -2096,7 +2096,12 @@ static int run_for(struct jrender *r, struct frame *f, const struct jnode *n, st
 			return -1;
 	}
 	if (lp->n == 0 && n->flag2) {
+		/* jinja2 runs the else body in an inner frame: what it sets stays there */
 		struct frame ef = *f;
+		ef.scope = scope_new(r, f->scope);
+		ef.toplevel = false;
+		if (n->else_frame)
+			bind_undef(r, ef.scope, n->else_frame);
 		if (exec_body(r, &ef, n->kids2, n->nkids2))
 			return -1;
 	}

@@ -150,6 +150,8 @@ struct jnode {
 	 * frames that run before the assignment */
 	const char **undef;
 	size_t nundef;
+	/* for: the else body is a frame of its own (its undef list; NULL without else) */
+	struct jnode *else_frame;
 };
 
 struct jtemplate {

@@ -1685,6 +1685,16 @@ static void visit_stmts(struct arena *a, struct symtab *t, struct jnode **stmts,
 						params[np++] = tg->kids[k]->str;
 			params[np++] = "loop";
 			defer_frame(t, s, s->kids, s->nkids, params, np, depth + 1, false);
+			if (s->flag2) {
+				/* the else body runs in an inner frame of the enclosing one */
+				s->else_frame = arena_alloc(a, sizeof(struct jnode));
+				s->else_frame->kind = J_SCOPE;
+				s->else_frame->line = s->line;
+				s->else_frame->col = s->col;
+				s->else_frame->tmpl = s->tmpl;
+				defer_frame(t, s->else_frame, s->kids2, s->nkids2, NULL, 0, depth + 1,
+					    false);
+			}
 			break;
 		}
 		case J_MACRO:
