@@ -592,8 +592,16 @@ static int split_argv(struct composer *c, const struct piece ***owner)
 		size_t col = serr.column > 0 ? (size_t)serr.column - 1 : 0;
 		const struct piece *p = piece_at(c, col);
 		const struct jinja_origin *o = p->src ? origin_of(c, p->src->line) : NULL;
+		/* the item on its own gives a column the writer can find in what they wrote */
+		struct lf_error ierr;
+		lf_error_clear(&ierr);
+		struct shellword *iw = NULL;
+		size_t in = 0;
+		const char *why = serr.msg;
+		if (shellwords_split(c->a, p->what, p->text, p->len, &iw, &in, &ierr) < 0)
+			why = ierr.msg;
 		rc = lf_error_set(c->err, rc, o ? o->template : c->rendered_name, o ? o->line : 0,
-				  0, "%s '%s': %s", p->what, p->text, serr.msg);
+				  0, "%s '%s': %s", p->what, p->text, why);
 		strbuf_release(&joined);
 		return rc;
 	}
