@@ -27,7 +27,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fuse3 yaml-0.1 libguestfs libarchive libcurl libcrypto 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-CFLAGS   += -std=c11 -D_GNU_SOURCE -DLAVAFS_VERSION='"$(VERSION)"' -Wall -Wextra -Werror \
+CFLAGS   += -std=c11 -D_GNU_SOURCE -DLAVAFS_VERSION='"$(VERSION)"' \
+	    -DLAVAFS_DATADIR='"$(PREFIX)/share/lavafs"' -Wall -Wextra -Werror \
 	    -Wno-unused-parameter -Wno-format-truncation -pthread $(OPT) $(PKG_CFLAGS) -Icore -MMD -MP
 LDFLAGS  += -pthread $(LDSAN)
 LDLIBS   += $(PKG_LIBS) -lm
@@ -48,6 +49,17 @@ all: $(BUILD)/lavafs
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The shipped templates' directory is compiled in from PREFIX: a stamp holding the PREFIX of
+# the last build rebuilds what uses it when `make install PREFIX=...` names another one.
+$(BUILD)/.prefix: FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(PREFIX)" ] || echo "$(PREFIX)" > $@
+
+$(BUILD)/obj/fs/cli_common.o: $(BUILD)/.prefix
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
