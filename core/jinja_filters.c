@@ -137,6 +137,9 @@ static struct value *strip(struct jrender *r, const struct value *s, const struc
 	if (right)
 		while (e > b) {
 			size_t pv = utf8_prev(s->u.str.s, e);
+			/* on invalid UTF-8 a run of continuation bytes can step back past b */
+			if (pv < b)
+				break;
 			uint32_t c;
 			jutf8_next(s->u.str.s, s->u.str.len, pv, &c);
 			if (chars ? !in_chars(c, chars) : !py_space(c))
