@@ -362,6 +362,24 @@ static int emit(struct jrender *r, struct frame *f, const struct jnode *n, const
 	return check_output(r, n);
 }
 
+static void to_str(struct strbuf *sb, const struct value *v);
+
+/* Print a value as {{ }} does: its str(), attributed to the names the expression read. */
+static int emit_value(struct jrender *r, struct frame *f, const struct jnode *n,
+		      const struct value *v)
+{
+	if (f->suppress)
+		return 0;
+	struct strbuf sb = STRBUF_INIT;
+	to_str(&sb, v);
+	if (r->track)
+		r->nreadv = 0;
+	int rc = emit(r, f, n, sb.buf ? sb.buf : "", sb.len, true);
+	strbuf_release(&sb);
+	return rc;
+}
+
+
 /* ---------------------------------------------------------------- scopes and names */
 
 /* names from one template are interned (same pointer); others differ early or compare */
@@ -2446,15 +2464,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			if (!v)
 				return -1;
 		}
-		if (f->suppress)
-			return 0;
-		struct strbuf sb = STRBUF_INIT;
-		to_str(&sb, v);
-		if (r->track)
-			r->nreadv = 0;
-		int rc = emit(r, f, n, sb.buf ? sb.buf : "", sb.len, true);
-		strbuf_release(&sb);
-		return rc;
+		return emit_value(r, f, n, v);
 	}
 	case J_BLOCK: {
 		if (f->suppress)
@@ -2578,15 +2588,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			v = jr_call_value(r, call, callee, args, nargs, kwn, kwv, nkw);
 		if (!v)
 			return -1;
-		if (f->suppress)
-			return 0;
-		struct strbuf sb = STRBUF_INIT;
-		to_str(&sb, v);
-		if (r->track)
-			r->nreadv = 0;
-		int rc = emit(r, f, n, sb.buf ? sb.buf : "", sb.len, true);
-		strbuf_release(&sb);
-		return rc;
+		return emit_value(r, f, n, v);
 	}
 	case J_WITH: {
 		struct frame wf = *f;
