@@ -593,8 +593,16 @@ static struct value *ctx_lookup(struct jrender *r, struct jctx *c, const char *n
 	}
 	if (strchr("rdnlcj", name[0]))
 		for (int i = 0; GLOBALS[i]; i++)
-			if (!strcmp(GLOBALS[i], name))
-				return native(r, NT_GLOBAL, (void *)GLOBALS[i], "function");
+			if (!strcmp(GLOBALS[i], name)) {
+				struct value *g = native(r, NT_GLOBAL, (void *)GLOBALS[i], "function");
+				/* the classes print as Python prints them; functions show an address */
+				static const char *const CLASS[] = {NULL, "<class 'dict'>",
+								    "<class 'jinja2.utils.Namespace'>", NULL,
+								    "<class 'jinja2.utils.Cycler'>",
+								    "<class 'jinja2.utils.Joiner'>"};
+				g->u.native.repr = CLASS[i];
+				return g;
+			}
 	return NULL;
 }
 
@@ -1499,8 +1507,11 @@ static struct value *call_global(struct jrender *r, const struct jnode *n, const
 		}
 		for (size_t i = 0; i < nkw; i++)
 			map_set_name(r, m, kwn[i], kwv[i]);
-		if (!strcmp(name, "namespace"))
-			return native(r, NT_NAMESPACE, m, "Namespace");
+		if (!strcmp(name, "namespace")) {
+			struct value *ns = native(r, NT_NAMESPACE, m, "Namespace");
+			ns->u.native.repr = VALUE_REPR_WRAP;
+			return ns;
+		}
 		return m;
 	}
 	if (!strcmp(name, "cycler")) {
@@ -2126,14 +2137,16 @@ static int run_for(struct jrender *r, struct frame *f, const struct jnode *n, st
 	return 0;
 }
 
+/* Runs kids into a string. gated: text and {{ }} stay dropped, as after {% extends %}
+ * (a filter block's body); a set block or a macro body captures everything. */
 static struct value *capture_body(struct jrender *r, struct frame *f, const struct jnode *n,
-				  struct jnode *const *kids, size_t nkids)
+				  struct jnode *const *kids, size_t nkids, bool gated)
 {
 	struct strbuf buf = STRBUF_INIT, *saved = r->out;
 	r->out = &buf;
 	r->capture++;
 	struct frame cf = *f;
-	cf.suppress = false;
+	cf.suppress = gated;
 	int rc = exec_body(r, &cf, kids, nkids);
 	r->capture--;
 	r->out = saved;
@@ -2209,7 +2222,7 @@ static struct value *render_block(struct jrender *r, const struct jnode *n, stru
 	bind_undef(r, bf.scope, b);
 	struct value *res;
 	if (capture) {
-		res = capture_body(r, &bf, b, b->kids, b->nkids);
+		res = capture_body(r, &bf, b, b->kids, b->nkids, false);
 	} else {
 		res = exec_body(r, &bf, b->kids, b->nkids) ? NULL : value_none(r->a);
 	}
@@ -2251,58 +2264,79 @@ static int load_template(struct jrender *r, const struct jnode *n, const char *n
 }
 
 /* Evaluate an include/import/extends target: a name or a list of names (first found). */
+/* The template a statement names. extends, import and from take a name, as jinja2's
+ * get_template does; include (select) also takes a list, tuple or dict of names and loads
+ * the first that exists, as select_template does: undefined items are skipped, an empty or
+ * false value finds nothing, anything else that is not a string is an error. With
+ * ignore_missing, finding nothing is no error and *out stays NULL. */
 static int load_target(struct jrender *r, struct frame *f, const struct jnode *n,
-		       const struct jnode *expr, bool ignore_missing, const struct jtemplate **out)
+		       const struct jnode *expr, bool ignore_missing, bool select,
+		       const struct jtemplate **out)
 {
 	struct value *v = eval(r, f, expr);
 	if (!v)
 		return -1;
 	*out = NULL;
-	if (v->kind == V_LIST || v->kind == V_TUPLE) {
-		for (size_t i = 0; i < v->u.list.len; i++) {
-			struct value *s = v->u.list.items[i];
-			if (s->kind != V_STRING)
-				continue;
-			struct lf_error e;
-			const struct jtemplate *t;
-			int rc = jinja_env_load(r->env, s->u.str.s, &t, &e);
-			if (rc == 0) {
-				jinja_env_release(r->env, t);
-				return load_template(r, n, s->u.str.s, out);
-			}
-			if (rc != -ENOENT) {
-				r->failed = true;
-				if (r->err)
-					*r->err = e;
-				return rc;
-			}
-		}
-		if (ignore_missing)
-			return 0;
-		struct strbuf sb = STRBUF_INIT;
-		value_repr(&sb, v);
-		jr_error(r, n, -ENOENT, "none of the templates given were found: %s", strbuf_str(&sb));
-		strbuf_release(&sb);
-		return -1;
-	}
 	if (v->kind == V_UNDEFINED) {
 		jr_undefined_error(r, n, v);
 		return -1;
 	}
-	if (v->kind != V_STRING) {
-		jr_error(r, n, -EINVAL, "template name must be a string, not '%s'", value_type_name(v));
+	if (v->kind == V_STRING) {
+		if (ignore_missing) {
+			struct lf_error e;
+			const struct jtemplate *t;
+			int rc = jinja_env_load(r->env, v->u.str.s, &t, &e);
+			if (rc == -ENOENT)
+				return 0;
+			if (rc == 0)
+				jinja_env_release(r->env, t);
+		}
+		return load_template(r, n, v->u.str.s, out) ? -1 : 0;
+	}
+	if (!select || (v->kind != V_LIST && v->kind != V_TUPLE && v->kind != V_MAP &&
+			jtruthy(v))) {
+		if (select)
+			jr_error(r, n, -EINVAL, "'%s' object is not iterable", value_type_name(v));
+		else
+			jr_error(r, n, -EINVAL, "template name must be a string, not '%s'",
+				 value_type_name(v));
 		return -1;
 	}
-	if (ignore_missing) {
+	size_t len = v->kind == V_MAP ? v->u.map.len : jtruthy(v) ? v->u.list.len : 0;
+	for (size_t i = 0; i < len; i++) {
+		struct value *s = v->kind == V_MAP ? v->u.map.keys[i] : v->u.list.items[i];
+		if (s->kind == V_UNDEFINED)
+			continue;
+		if (s->kind != V_STRING) {
+			jr_error(r, n, -EINVAL, "template name must be a string, not '%s'",
+				 value_type_name(s));
+			return -1;
+		}
 		struct lf_error e;
 		const struct jtemplate *t;
-		int rc = jinja_env_load(r->env, v->u.str.s, &t, &e);
-		if (rc == -ENOENT)
-			return 0;
-		if (rc == 0)
+		int rc = jinja_env_load(r->env, s->u.str.s, &t, &e);
+		if (rc == 0) {
 			jinja_env_release(r->env, t);
+			return load_template(r, n, s->u.str.s, out);
+		}
+		if (rc != -ENOENT) {
+			r->failed = true;
+			if (r->err)
+				*r->err = e;
+			return rc;
+		}
 	}
-	return load_template(r, n, v->u.str.s, out) ? -1 : 0;
+	if (ignore_missing)
+		return 0;
+	if (!len) {
+		jr_error(r, n, -ENOENT, "tried to select from an empty list of templates");
+		return -1;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	value_repr(&sb, v);
+	jr_error(r, n, -ENOENT, "none of the templates given were found: %s", strbuf_str(&sb));
+	strbuf_release(&sb);
+	return -1;
 }
 
 static int run_template(struct jrender *r, struct jctx *c, const struct jtemplate *t,
@@ -2428,7 +2462,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		cf.scope = scope_new(r, f->scope);
 		cf.toplevel = false;
 		bind_undef(r, cf.scope, n);
-		struct value *v = capture_body(r, &cf, n, n->kids, n->nkids);
+		struct value *v = capture_body(r, &cf, n, n->kids, n->nkids, false);
 		if (!v)
 			return -1;
 		if (n->b) {
@@ -2446,13 +2480,13 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		return unpack(r, f, n->a, v, NULL) ? 0 : -1;
 	}
 	case J_FILTERBLOCK: {
-		if (f->suppress)
-			return 0;
+		/* after {% extends %} the body's own text is gated (an include in it is not),
+		 * the filtered result is written regardless, as jinja2 does */
 		struct frame cf = *f;
 		cf.scope = scope_new(r, f->scope);
 		cf.toplevel = false;
 		bind_undef(r, cf.scope, n);
-		struct value *v = capture_body(r, &cf, n, n->kids, n->nkids);
+		struct value *v = capture_body(r, &cf, n, n->kids, n->nkids, f->suppress);
 		if (!v)
 			return -1;
 		const struct jnode *chain[32];
@@ -2464,10 +2498,14 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			if (!v)
 				return -1;
 		}
-		return emit_value(r, f, n, v);
+		struct frame wf = *f;
+		wf.suppress = false;
+		return emit_value(r, &wf, n, v);
 	}
 	case J_BLOCK: {
-		if (f->suppress)
+		/* a block at the top level (in an if too) is the parent's to place; in a for or
+		 * with, jinja2 writes it where it stands */
+		if (f->suppress && f->toplevel)
 			return 0;
 		struct value *v = render_block(r, n, f->ctx, n->str, 0, f->scope, false);
 		return v ? 0 : -1;
@@ -2482,7 +2520,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			return -1;
 		}
 		const struct jtemplate *t;
-		if (load_target(r, f, n, n->a, false, &t))
+		if (load_target(r, f, n, n->a, false, false, &t))
 			return -1;
 		ctx_add_blocks(r, f->ctx, t);
 		*f->parent = t;
@@ -2491,7 +2529,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 	}
 	case J_INCLUDE: {
 		const struct jtemplate *t;
-		if (load_target(r, f, n, n->a, n->flag2, &t))
+		if (load_target(r, f, n, n->a, n->flag2, true, &t))
 			return -1;
 		if (!t)
 			return 0;
@@ -2502,24 +2540,15 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		}
 		if (!enter(r, n))
 			return -1;
-		/* an include after {% extends %} still runs in full; its output is dropped */
-		struct strbuf drop = STRBUF_INIT, *saved = r->out;
-		if (f->suppress) {
-			r->out = &drop;
-			r->capture++;
-		}
+		/* jinja2 gates only text, {{ }} and top-level blocks after {% extends %}: an
+		 * include's output is written even there */
 		int rc = run_template(r, c, t, n, false);
-		if (f->suppress) {
-			r->capture--;
-			r->out = saved;
-			strbuf_release(&drop);
-		}
 		leave(r);
 		return rc;
 	}
 	case J_IMPORT: {
 		const struct jtemplate *t;
-		if (load_target(r, f, n, n->a, false, &t))
+		if (load_target(r, f, n, n->a, false, false, &t))
 			return -1;
 		struct value *m = make_module(r, f, n, t, n->flag);
 		if (!m)
@@ -2529,18 +2558,18 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 	}
 	case J_FROMIMPORT: {
 		const struct jtemplate *t;
-		if (load_target(r, f, n, n->a, false, &t))
+		if (load_target(r, f, n, n->a, false, false, &t))
 			return -1;
 		struct value *m = make_module(r, f, n, t, n->flag);
 		if (!m)
 			return -1;
 		for (size_t i = 0; i < n->nnames; i++) {
 			struct value *v = map_get_name(m->u.native.ptr, n->names[i], strlen(n->names[i]));
-			if (!v) {
-				jr_error(r, n, -EINVAL, "the template %s does not export the requested name '%s'",
-					 t->name, n->names[i]);
-				return -1;
-			}
+			if (!v) /* jinja2 binds an undefined that says why when it is used */
+				v = undef_named(r,
+						"the template '%s' (imported on line %d) does not export "
+						"the requested name '%s'",
+						t->name, n->line, n->names[i]);
 			assign(r, f, n->names2[i], v);
 		}
 		return 0;
@@ -2553,6 +2582,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		m->tmpl = f->tmpl;
 		m->name = n->str;
 		struct value *v = native(r, NT_MACRO, m, "Macro");
+		v->u.native.repr = arena_printf(r->a, "<Macro '%s'>", n->str);
 		assign(r, f, n->str, v);
 		return 0;
 	}
@@ -2564,6 +2594,7 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 		caller->tmpl = f->tmpl;
 		caller->name = "caller";
 		struct value *cv = native(r, NT_MACRO, caller, "Macro");
+		cv->u.native.repr = "<Macro anonymous>";
 		const struct jnode *call = n->a;
 		struct value *callee;
 		if (call->a->kind == J_GETATTR) {
@@ -2588,7 +2619,9 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 			v = jr_call_value(r, call, callee, args, nargs, kwn, kwv, nkw);
 		if (!v)
 			return -1;
-		return emit_value(r, f, n, v);
+		struct frame wf = *f; /* a call block's result is written even after extends */
+		wf.suppress = false;
+		return emit_value(r, &wf, n, v);
 	}
 	case J_WITH: {
 		struct frame wf = *f;
@@ -2666,6 +2699,9 @@ static struct value *call_macro(struct jrender *r, const struct jnode *n, struct
 		if (!wants_caller)
 			wants_caller = body_uses(mn->kids[i], "caller", 1);
 	}
+	bool named_caller = false; /* {% macro m(caller) %} takes it as a parameter */
+	for (size_t i = 0; i < mn->nnames; i++)
+		named_caller |= !strcmp(mn->names[i], "caller");
 	if (nargs > mn->nnames && !wants_varargs)
 		return jr_error(r, n, -EINVAL, "macro '%s' takes not more than %zu argument(s)", m->name,
 				mn->nnames);
@@ -2704,6 +2740,8 @@ static struct value *call_macro(struct jrender *r, const struct jnode *n, struct
 		for (size_t k = 0; !v && k < nkw; k++)
 			if (!strcmp(mn->names[i], kwn[k]))
 				v = kwv[k];
+		if (!v && caller && !strcmp(mn->names[i], "caller"))
+			v = caller;
 		if (!v && mn->kids2[i]) {
 			v = eval(r, &mf, mn->kids2[i]);
 			if (!v) {
@@ -2721,13 +2759,26 @@ static struct value *call_macro(struct jrender *r, const struct jnode *n, struct
 			value_list_append(r->a, va, args[i]);
 		scope_set(r, s, "varargs", va);
 	}
+	if (caller && !wants_caller && !named_caller) {
+		/* {% call %} passes caller=: a macro that neither uses caller nor takes kwargs
+		 * refuses it, as jinja2's Macro does */
+		if (!wants_kwargs) {
+			leave(r);
+			return jr_error(r, n, -EINVAL,
+					"macro '%s' was invoked with two values for the special caller "
+					"argument. This is most likely a bug.",
+					m->name);
+		}
+		map_set_name(r, extra_kw, "caller", caller);
+		caller = NULL;
+	}
 	if (wants_kwargs)
 		scope_set(r, s, "kwargs", extra_kw);
-	if (wants_caller || caller)
+	if ((wants_caller && !named_caller) || caller)
 		scope_set(r, s, "caller",
 			  caller ? caller : undef_named(r, "No caller defined"));
 	bind_undef(r, s, mn);
-	struct value *res = capture_body(r, &mf, mn, mn->kids, mn->nkids);
+	struct value *res = capture_body(r, &mf, mn, mn->kids, mn->nkids, false);
 	leave(r);
 	return res;
 }

@@ -1224,6 +1224,10 @@ static struct jnode *parse_macro_sig(struct parser *p, struct jnode *n)
 		} else if (defs.n && defs.v[defs.n - 1]) {
 			return perr_at(p, cur(p), "non-default argument follows default argument");
 		}
+		if (!d && !strcmp(names[nn], "caller"))
+			return perr_at(p, cur(p),
+				       "When defining macros or call blocks the special \"caller\" "
+				       "argument must be omitted or be given a default.");
 		defs.v[defs.n++] = d;
 		nn++;
 	}

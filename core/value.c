@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char VALUE_REPR_WRAP[] = "";
+
 struct value *value_new(struct arena *a, enum value_kind kind)
 {
 	struct value *v = arena_alloc(a, sizeof(*v));
@@ -166,6 +168,9 @@ struct value *value_clone(struct arena *a, const struct value *v)
 		break;
 	case V_NATIVE: /* the object stays shared; its name must outlive the original's arena */
 		c->u.native.name = v->u.native.name ? arena_strdup(a, v->u.native.name) : NULL;
+		c->u.native.repr = v->u.native.repr && v->u.native.repr != VALUE_REPR_WRAP
+					   ? arena_strdup(a, v->u.native.repr)
+					   : v->u.native.repr;
 		break;
 	case V_LIST:
 	case V_TUPLE:
@@ -502,7 +507,15 @@ void value_to_str(struct strbuf *sb, const struct value *v)
 		strbuf_add(sb, v->u.str.s, v->u.str.len);
 		break;
 	case V_NATIVE:
-		strbuf_addf(sb, "<%s>", value_type_name(v));
+		if (v->u.native.repr == VALUE_REPR_WRAP) {
+			strbuf_addf(sb, "<%s ", value_type_name(v));
+			value_repr(sb, v->u.native.ptr);
+			strbuf_addc(sb, '>');
+		} else if (v->u.native.repr) {
+			strbuf_adds(sb, v->u.native.repr);
+		} else {
+			strbuf_addf(sb, "<%s>", value_type_name(v));
+		}
 		break;
 	default:
 		value_repr(sb, v);

@@ -46,13 +46,18 @@ struct value {
 		struct {
 			int tag;
 			void *ptr;
-			const char *name; /* for messages */
+			const char *name; /* the type's name, for messages */
+			const char *repr; /* how str() prints it; NULL: <name>; VALUE_REPR_WRAP:
+					   * <name REPR-OF-PTR>, ptr being a struct value */
 		} native;
 		struct {
 			const char *name; /* the undefined name, for error messages; may be NULL */
 		} undef;
 	} u;
 };
+
+/* a native object whose ptr is a value it shows, as a jinja2 namespace does */
+extern const char VALUE_REPR_WRAP[];
 
 struct value *value_new(struct arena *a, enum value_kind kind);
 struct value *value_undefined(struct arena *a, const char *name);
