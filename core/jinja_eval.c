@@ -708,6 +708,11 @@ static void to_str(struct strbuf *sb, const struct value *v)
 			value_to_str(sb, v->u.native.ptr);
 			return;
 		}
+		if (v->u.native.tag == NT_LOOP) { /* jinja2's LoopContext repr */
+			const struct jloop *lp = v->u.native.ptr;
+			strbuf_addf(sb, "<LoopContext %zu/%zu>", lp->i + 1, lp->n);
+			return;
+		}
 	}
 	value_to_str(sb, v);
 }
@@ -744,7 +749,7 @@ struct value *jr_iterable(struct jrender *r, const struct jnode *n, struct value
 		while (i < v->u.str.len) {
 			uint32_t cp;
 			size_t j = jutf8_next(v->u.str.s, v->u.str.len, i, &cp);
-			value_list_append(r->a, l, value_str_nocopy(r->a, v->u.str.s + i, j - i));
+			value_list_append(r->a, l, value_str(r->a, v->u.str.s + i, j - i));
 			i = j;
 		}
 		return l;
@@ -860,8 +865,12 @@ static struct value *binop(struct jrender *r, const struct jnode *n, int op, str
 				return value_int(r->a, op == OP_MOD ? m : q);
 			}
 			case OP_POW:
-				if (y < 0)
+				if (y < 0) {
+					if (x == 0)
+						return jr_error(r, n, -EDOM,
+								"0.0 cannot be raised to a negative power");
 					return value_float(r->a, pow((double)x, (double)y));
+				}
 				{
 					int64_t res = 1, base = x;
 					uint64_t e = (uint64_t)y;
@@ -908,10 +917,24 @@ static struct value *binop(struct jrender *r, const struct jnode *n, int op, str
 					return jr_error(r, n, -EDOM, "0.0 cannot be raised to a negative power");
 				if (x < 0 && y != floor(y))
 					return jr_error(r, n, -EDOM, "complex results are not supported");
-				return value_float(r->a, pow(x, y));
+				{
+					double p = pow(x, y);
+					/* Python's float ** raises where C's pow overflows to inf */
+					if (isinf(p) && isfinite(x) && isfinite(y))
+						return jr_error(r, n, -ERANGE,
+								"(34, 'Numerical result out of range')");
+					return value_float(r->a, p);
+				}
 			}
 		}
 	}
+	/* a generator (a filter's lazy result) neither concatenates nor repeats */
+	bool gen_a = a->kind == V_LIST && (a->line == -5 || a->line == -7);
+	bool gen_b = b->kind == V_LIST && (b->line == -5 || b->line == -7);
+	if ((op == OP_ADD || op == OP_MUL) && (gen_a || gen_b))
+		return jr_error(r, n, -EINVAL, "unsupported operand type(s) for %s: '%s' and '%s'",
+				op_sym(op), gen_a ? "generator" : value_type_name(a),
+				gen_b ? "generator" : value_type_name(b));
 	if (op == OP_ADD) {
 		if (a->kind == V_STRING && b->kind == V_STRING) {
 			size_t len = a->u.str.len + b->u.str.len;
@@ -1239,6 +1262,34 @@ static bool slice_arg(struct jrender *r, const struct jnode *n, struct value *v,
 	return true;
 }
 
+/* An expression of literals only, which jinja2's compiler folds to a constant. */
+static bool is_literal(const struct jnode *e, int depth)
+{
+	if (!e || depth > 64)
+		return false;
+	switch (e->kind) {
+	case J_CONST:
+		return true;
+	case J_NEG:
+	case J_POS:
+		return is_literal(e->a, depth + 1);
+	case J_BINOP:
+		return is_literal(e->a, depth + 1) && is_literal(e->b, depth + 1);
+	case J_LIST:
+	case J_TUPLE:
+	case J_DICT:
+		for (size_t i = 0; i < e->nkids; i++)
+			if (!is_literal(e->kids[i], depth + 1))
+				return false;
+		for (size_t i = 0; i < e->nkids2; i++)
+			if (!is_literal(e->kids2[i], depth + 1))
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
 static struct value *do_slice(struct jrender *r, const struct jnode *n, struct value *obj,
 			      struct value *lo, struct value *hi, struct value *st)
 {
@@ -1251,18 +1302,25 @@ static struct value *do_slice(struct jrender *r, const struct jnode *n, struct v
 		return jr_error(r, n, -EINVAL, "slice step cannot be zero");
 	size_t cnt;
 	size_t *off = NULL;
-	if (obj->kind == V_LIST && obj->line == -5)
-		return undef_named(r, "'generator' object is not subscriptable");
+	/* jinja2 writes a slice as Python's own subscript, not through the sandbox's getitem:
+	 * what cannot be sliced raises. Only a literal in {{ }} is folded at compile time (to
+	 * an undefined, which prints empty). */
+	bool folded = is_literal(n->a, 0);
+	if (obj->kind == V_LIST && (obj->line == -5 || obj->line == -7))
+		return jr_error(r, n, -EINVAL, "'generator' object is not subscriptable");
 	if (obj->kind == V_STRING)
 		off = cp_offsets(r, obj, &cnt);
 	else if (obj->kind == V_LIST || obj->kind == V_TUPLE)
 		cnt = obj->u.list.len;
 	else if (obj->kind == V_UNDEFINED)
 		return jr_undefined_error(r, n, obj);
+	else if (folded)
+		return undef_named(r, "'%s' object is not subscriptable", value_type_name(obj));
 	else if (obj->kind == V_MAP)
 		return jr_error(r, n, -EINVAL, "unhashable type: 'slice'");
 	else
-		return undef_named(r, "'%s' object is not subscriptable", value_type_name(obj));
+		return jr_error(r, n, -EINVAL, "'%s' object is not subscriptable",
+				value_type_name(obj));
 	int64_t len = (int64_t)cnt;
 	/* CPython's PySlice_AdjustIndices */
 	if (!gs)
@@ -1326,7 +1384,7 @@ struct value *jr_getitem(struct jrender *r, const struct jnode *n, struct value 
 				return undef_named(r, "'%s object' has no element %lld",
 						   value_type_name(obj), (long long)num_i(key));
 			if (off)
-				return value_str_nocopy(r->a, obj->u.str.s + off[i], off[i + 1] - off[i]);
+				return value_str(r->a, obj->u.str.s + off[i], off[i + 1] - off[i]);
 			return obj->u.list.items[i];
 		}
 		break;
@@ -2282,6 +2340,10 @@ static int load_target(struct jrender *r, struct frame *f, const struct jnode *n
 		return -1;
 	}
 	if (v->kind == V_STRING) {
+		if (strlen(v->u.str.s) != v->u.str.len) {
+			jr_error(r, n, -EINVAL, "embedded null byte");
+			return -1;
+		}
 		if (ignore_missing) {
 			struct lf_error e;
 			const struct jtemplate *t;
@@ -2310,6 +2372,10 @@ static int load_target(struct jrender *r, struct frame *f, const struct jnode *n
 		if (s->kind != V_STRING) {
 			jr_error(r, n, -EINVAL, "template name must be a string, not '%s'",
 				 value_type_name(s));
+			return -1;
+		}
+		if (strlen(s->u.str.s) != s->u.str.len) {
+			jr_error(r, n, -EINVAL, "embedded null byte");
 			return -1;
 		}
 		struct lf_error e;

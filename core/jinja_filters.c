@@ -146,7 +146,10 @@ static struct value *strip(struct jrender *r, const struct value *s, const struc
 				break;
 			e = pv;
 		}
-	return value_str_nocopy(A, s->u.str.s + b, e - b);
+	/* a string value ends in a NUL: only a tail can share the original's bytes */
+	if (e == s->u.str.len)
+		return value_str_nocopy(A, s->u.str.s + b, e - b);
+	return value_str(A, s->u.str.s + b, e - b);
 }
 
 static uint32_t cp_lower(uint32_t c)
@@ -2437,6 +2440,8 @@ static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct
 	if (!it)
 		return NULL;
 	struct value *out = value_list(A);
+	if (!it->u.list.len) /* jinja2 looks at its arguments only for a first item */
+		return lazy(out);
 	if (args[5]) { /* attribute= */
 		for (size_t i = 0; i < it->u.list.len; i++) {
 			struct value *v = attr_get(r, n, it->u.list.items[i], args[5], args[4]);
@@ -2480,6 +2485,8 @@ static struct value *select_impl(struct jrender *r, const struct jnode *n, struc
 	if (!it)
 		return NULL;
 	struct value *out = value_list(A);
+	if (!it->u.list.len) /* jinja2 looks at its arguments only for a first item */
+		return lazy(out);
 	int off = attr ? 1 : 0;
 	if (attr && !args[0])
 		return jr_error(r, n, -EINVAL, "selectattr requires an attribute");
@@ -2532,6 +2539,8 @@ FN(f_rejectattr)
 
 FN(f_batch)
 {
+	if (!args[0]) /* a missing argument fails at the call, before any iteration */
+		return jr_error(r, n, -EINVAL, "batch() missing linecount");
 	if (!iterable_kind(in))
 		return poisoned(r, in);
 	int64_t cnt;
@@ -2559,6 +2568,8 @@ FN(f_batch)
 
 FN(f_slice)
 {
+	if (!args[0]) /* a missing argument fails at the call, before any iteration */
+		return jr_error(r, n, -EINVAL, "slice() missing slices");
 	if (!iterable_kind(in))
 		return poisoned(r, in);
 	int64_t slices;

@@ -544,8 +544,12 @@ int jinja_lex(struct arena *a, const char *name, const char *src, size_t len, st
 						break;
 					}
 				}
-				if (!e)
+				if (!e && lx.pos < len)
 					return fail(&lx, tag, "Missing end of raw directive");
+				if (!e) { /* opened at the very end: as for a comment, see above */
+					advance(&lx, len);
+					break;
+				}
 				emit_data(&lx, lx.pos, body_end, sb2);
 				advance(&lx, e);
 				continue;
@@ -571,8 +575,14 @@ int jinja_lex(struct arena *a, const char *name, const char *src, size_t len, st
 					break;
 				}
 			}
-			if (!e)
-				return fail(&lx, tag, "Missing end of comment tag");
+			if (!e) {
+				/* a comment opened at the very end (the source's final newline is
+				 * already dropped) finds nothing to fail on in jinja2's lexer: the
+				 * text just ends */
+				if (body < len)
+					return fail(&lx, tag, "Missing end of comment tag");
+				e = len;
+			}
 			advance(&lx, e);
 			continue;
 		}

@@ -67,6 +67,7 @@ struct value *value_int(struct arena *a, int64_t i);
 struct value *value_float(struct arena *a, double f);
 struct value *value_str(struct arena *a, const char *s, size_t len); /* copies */
 struct value *value_cstr(struct arena *a, const char *s);            /* copies */
+/* s must stay alive as long as the value and have a NUL at s[len] */
 struct value *value_str_nocopy(struct arena *a, const char *s, size_t len);
 struct value *value_list(struct arena *a);
 struct value *value_tuple(struct arena *a);
