@@ -1725,6 +1725,12 @@ static bool bind_args(struct jrender *r, const struct jnode *n, const struct jfu
 		for (int i = 0; i < fn->nparams; i++)
 			if (!strcmp(fn->params[i], kwn[k]))
 				idx = i;
+		if (idx < 0 && fn->varkw) {
+			if (!slots[5])
+				slots[5] = value_map(r->a);
+			map_set_name(r, slots[5], kwn[k], kwv[k]);
+			continue;
+		}
 		if (idx < 0) {
 			jr_error(r, n, -EINVAL, "%s() got an unexpected keyword argument '%s'", fn->name,
 				 kwn[k]);

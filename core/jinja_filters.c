@@ -3,11 +3,13 @@
  * yaml_quote). Each mirrors the Python function it stands for, quirks included, because the
  * output is compared byte for byte with LAVA's server. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jinja_case.h"
 #include "jinja_internal.h"
 
 #define A (jr_arena(r))
@@ -152,24 +154,91 @@ static struct value *strip(struct jrender *r, const struct value *s, const struc
 	return value_str(A, s->u.str.s + b, e - b);
 }
 
+/* Python's case mappings, from core/jinja_case.h (tests/jinja/gen-case.py) */
+static const struct jcase_range *case_range(const struct jcase_range *t, size_t n, uint32_t c)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t[mid].end < c)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && t[lo].start <= c && (c - t[lo].start) % t[lo].stride == 0)
+		return &t[lo];
+	return NULL;
+}
+
+static const char *case_full(const struct jcase_full *t, size_t n, uint32_t c)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t[mid].cp < c)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && t[lo].cp == c && c ? t[lo].to : NULL;
+}
+
+#define CASE_N(t) (sizeof(t) / sizeof((t)[0]))
+
+/* the one-character mappings: what a character is tested against */
 static uint32_t cp_lower(uint32_t c)
 {
-	if ((c >= 'A' && c <= 'Z') || (c >= 0xc0 && c <= 0xde && c != 0xd7) ||
-	    (c >= 0x391 && c <= 0x3ab && c != 0x3a2) || (c >= 0x410 && c <= 0x42f))
-		return c + 32;
-	if (c >= 0x400 && c <= 0x40f)
-		return c + 80;
-	return c;
+	const struct jcase_range *m = case_range(JCASE_LOWER, CASE_N(JCASE_LOWER), c);
+	return m ? (uint32_t)((int32_t)c + m->delta) : c;
 }
 
 static uint32_t cp_upper(uint32_t c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 0xe0 && c <= 0xfe && c != 0xf7) ||
-	    (c >= 0x3b1 && c <= 0x3cb && c != 0x3c2) || (c >= 0x430 && c <= 0x44f))
-		return c - 32;
-	if (c >= 0x450 && c <= 0x45f)
-		return c - 80;
-	return c;
+	const struct jcase_range *m = case_range(JCASE_UPPER, CASE_N(JCASE_UPPER), c);
+	return m ? (uint32_t)((int32_t)c + m->delta) : c;
+}
+
+static bool cp_isupper(uint32_t c)
+{
+	return case_range(JCASE_ISUPPER, CASE_N(JCASE_ISUPPER), c) != NULL;
+}
+
+static bool cp_islower(uint32_t c)
+{
+	return case_range(JCASE_ISLOWER, CASE_N(JCASE_ISLOWER), c) != NULL;
+}
+
+/* Python's cased characters: upper, lower or title case */
+static bool cp_cased(uint32_t c)
+{
+	return cp_isupper(c) || cp_islower(c) ||
+	       case_range(JCASE_ISTITLE, CASE_N(JCASE_ISTITLE), c) != NULL;
+}
+
+enum cmap { M_UPPER, M_LOWER, M_TITLE };
+
+/* appends what Python's str.upper/lower/title makes of c, several characters if need be */
+static void put_case(struct strbuf *sb, uint32_t c, enum cmap m)
+{
+	const char *full = NULL;
+	if (m == M_TITLE) {
+		full = case_full(JCASE_TITLE_FULL, CASE_N(JCASE_TITLE_FULL), c);
+		const struct jcase_range *t = case_range(JCASE_TITLE, CASE_N(JCASE_TITLE), c);
+		if (!full && t) {
+			jutf8_put(sb, (uint32_t)((int32_t)c + t->delta));
+			return;
+		}
+		if (!full)
+			m = M_UPPER;
+	}
+	if (m == M_UPPER)
+		full = case_full(JCASE_UPPER_FULL, CASE_N(JCASE_UPPER_FULL), c);
+	else if (m == M_LOWER)
+		full = case_full(JCASE_LOWER_FULL, CASE_N(JCASE_LOWER_FULL), c);
+	if (full)
+		strbuf_adds(sb, full);
+	else
+		jutf8_put(sb, m == M_LOWER ? cp_lower(c) : m == M_UPPER ? cp_upper(c) : c);
 }
 
 static bool cp_alpha(uint32_t c)
@@ -209,12 +278,15 @@ static struct value *map_case(struct jrender *r, const struct value *s, enum cas
 		uint32_t c;
 		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
 		if (m == C_LOWER)
-			c = cp_lower(c);
+			put_case(&sb, c, M_LOWER);
 		else if (m == C_UPPER)
-			c = cp_upper(c);
+			put_case(&sb, c, M_UPPER);
+		else if (cp_isupper(c)) /* str.swapcase */
+			put_case(&sb, c, M_LOWER);
+		else if (cp_islower(c))
+			put_case(&sb, c, M_UPPER);
 		else
-			c = cp_lower(c) != c ? cp_lower(c) : cp_upper(c);
-		jutf8_put(&sb, c);
+			jutf8_put(&sb, c);
 	}
 	return sval(r, &sb);
 }
@@ -227,7 +299,7 @@ static struct value *capitalize(struct jrender *r, const struct value *s)
 	while (i < s->u.str.len) {
 		uint32_t c;
 		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
-		jutf8_put(&sb, first ? cp_upper(c) : cp_lower(c));
+		put_case(&sb, c, first ? M_TITLE : M_LOWER); /* Python 3.8+: title case first */
 		first = false;
 	}
 	return sval(r, &sb);
@@ -242,8 +314,11 @@ static struct value *py_title(struct jrender *r, const struct value *s)
 	while (i < s->u.str.len) {
 		uint32_t c;
 		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
-		bool cased = cp_lower(c) != c || cp_upper(c) != c;
-		jutf8_put(&sb, cased ? (prev_cased ? cp_lower(c) : cp_upper(c)) : c);
+		bool cased = cp_cased(c);
+		if (cased)
+			put_case(&sb, c, prev_cased ? M_LOWER : M_TITLE);
+		else
+			jutf8_put(&sb, c);
 		prev_cased = cased;
 	}
 	return sval(r, &sb);
@@ -1664,6 +1739,10 @@ struct sort_ctx {
 
 static int cmp_keys(struct sort_ctx *sc, struct value *a, struct value *b)
 {
+	/* keys jinja2 could not look up are Undefined, and two of them are equal; an
+	 * Undefined against a value fails in jr_compare */
+	if (a->kind == V_UNDEFINED && b->kind == V_UNDEFINED)
+		return 0;
 	int c = jr_compare(sc->r, sc->n, a, b);
 	return sc->reverse ? -c : c;
 }
@@ -1713,8 +1792,12 @@ static struct value *attr_get(struct jrender *r, const struct jnode *n, struct v
 {
 	if (!attribute || attribute->kind == V_NONE)
 		return item;
-	if (is_intlike(attribute))
-		return jr_getitem(r, n, item, attribute);
+	if (dflt && dflt->kind == V_NONE) /* jinja2: default=None is no default */
+		dflt = NULL;
+	if (is_intlike(attribute)) {
+		item = jr_getitem(r, n, item, attribute);
+		return item && item->kind == V_UNDEFINED && dflt ? dflt : item;
+	}
 	struct value *s = jr_str(r, attribute);
 	const char *p = s->u.str.s, *end = p + s->u.str.len;
 	while (item) {
@@ -1833,7 +1916,7 @@ FN(f_title)
 			start = true;
 			continue;
 		}
-		jutf8_put(&sb, start ? cp_upper(c) : cp_lower(c));
+		put_case(&sb, c, start ? M_UPPER : M_LOWER);
 		start = false;
 	}
 	return sval(r, &sb);
@@ -1842,8 +1925,10 @@ FN(f_title)
 FN(f_trim)
 {
 	struct value *s = jr_str(r, in);
+	if (args[0] && args[0]->kind != V_NONE && args[0]->kind != V_STRING)
+		return jr_error(r, n, -EINVAL, "strip arg must be None or str");
 	if (args[0] && args[0]->kind != V_NONE)
-		return strip(r, s, jr_str(r, args[0]), true, true);
+		return strip(r, s, args[0], true, true);
 	return strip(r, s, NULL, true, true);
 }
 
@@ -1883,7 +1968,9 @@ FN(f_indent)
 		struct value *l = lines->u.list.items[i];
 		if (i)
 			strbuf_addc(&sb, '\n');
-		if ((i > 0 || first) && (blank || l->u.str.len))
+		/* jinja2: the first line only with first=True (even empty), the others
+		 * when not blank or with blank=True */
+		if (i == 0 ? first : (blank || l->u.str.len))
 			strbuf_add(&sb, ind.buf ? ind.buf : "", ind.len);
 		strbuf_add(&sb, l->u.str.s, l->u.str.len);
 		if (sb.len > jr_max_memory(r)) {
@@ -2032,9 +2119,15 @@ static bool parse_float_str(const char *s, size_t len, double *out)
 FN(f_int)
 {
 	struct value *dflt = args[0] ? args[0] : value_int(A, 0);
+	/* jinja2 catches the TypeError of a base that is no int: the value is then read as a
+	 * float, else it is the default */
 	int64_t base = 10;
-	if (args[1] && !need_int(r, n, args[1], &base, "base"))
-		return NULL;
+	bool base_ok = true;
+	if (args[1]) {
+		base_ok = is_intlike(args[1]);
+		if (base_ok)
+			base = ival(args[1]);
+	}
 	switch (in->kind) {
 	case V_UNDEFINED:
 		return jr_undefined_error(r, n, in);
@@ -2052,7 +2145,8 @@ FN(f_int)
 		return value_int(A, (int64_t)in->u.f);
 	case V_STRING: {
 		int64_t v;
-		if (parse_int_str(in->u.str.s, in->u.str.len, (int)base, &v))
+		if (base_ok && base >= INT_MIN && base <= INT_MAX &&
+		    parse_int_str(in->u.str.s, in->u.str.len, (int)base, &v))
 			return value_int(A, v);
 		double d;
 		if (parse_float_str(in->u.str.s, in->u.str.len, &d)) {
@@ -2153,8 +2247,25 @@ static void json_str(struct strbuf *sb, const char *s, size_t len)
 	strbuf_addc(sb, '"');
 }
 
+/* a newline and the indentation of level; false (with the error set) past max_memory */
+static bool json_newline(struct jrender *r, const struct jnode *n, struct strbuf *sb,
+			 const char *ind, int level)
+{
+	strbuf_addc(sb, '\n');
+	for (int k = 0; k < level; k++) {
+		strbuf_adds(sb, ind);
+		if (sb->len > jr_max_memory(r)) {
+			too_big(r, n);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* json.dumps(sort_keys=True) as jinja2's tojson calls it: ind NULL is compact (", " and
+ * ": "), else a newline and ind once per level before each item (",", ": "). */
 static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *sb,
-		      const struct value *v, int indent, int level, int depth)
+		      const struct value *v, const char *ind, int level, int depth)
 {
 	if (depth > 200) {
 		jr_error(r, n, -ELOOP, "tojson: nesting too deep");
@@ -2183,8 +2294,9 @@ static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *s
 		return true;
 	case V_LIST:
 	case V_TUPLE:
-		if (is_lazy(v)) {
-			jr_error(r, n, -EINVAL, "Object of type generator is not JSON serializable");
+		if (is_lazy(v) || v->line == -6) {
+			jr_error(r, n, -EINVAL, "Object of type %s is not JSON serializable",
+				 v->line == -6 ? "range" : "generator");
 			return false;
 		}
 		if (!v->u.list.len) {
@@ -2194,20 +2306,14 @@ static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *s
 		strbuf_addc(sb, '[');
 		for (size_t i = 0; i < v->u.list.len; i++) {
 			if (i)
-				strbuf_adds(sb, indent >= 0 ? "," : ", ");
-			if (indent >= 0) {
-				strbuf_addc(sb, '\n');
-				for (int k = 0; k < indent * (level + 1); k++)
-					strbuf_addc(sb, ' ');
-			}
-			if (!json_dump(r, n, sb, v->u.list.items[i], indent, level + 1, depth + 1))
+				strbuf_adds(sb, ind ? "," : ", ");
+			if (ind && !json_newline(r, n, sb, ind, level + 1))
+				return false;
+			if (!json_dump(r, n, sb, v->u.list.items[i], ind, level + 1, depth + 1))
 				return false;
 		}
-		if (indent >= 0) {
-			strbuf_addc(sb, '\n');
-			for (int k = 0; k < indent * level; k++)
-				strbuf_addc(sb, ' ');
-		}
+		if (ind && !json_newline(r, n, sb, ind, level))
+			return false;
 		strbuf_addc(sb, ']');
 		return true;
 	case V_MAP: {
@@ -2252,23 +2358,17 @@ static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *s
 		strbuf_addc(sb, '{');
 		for (size_t i = 0; i < cnt; i++) {
 			if (i)
-				strbuf_adds(sb, indent >= 0 ? "," : ", ");
-			if (indent >= 0) {
-				strbuf_addc(sb, '\n');
-				for (int k = 0; k < indent * (level + 1); k++)
-					strbuf_addc(sb, ' ');
-			}
+				strbuf_adds(sb, ind ? "," : ", ");
+			if (ind && !json_newline(r, n, sb, ind, level + 1))
+				return false;
 			struct value *kk = order[i]->u.list.items[0];
 			json_str(sb, kk->u.str.s, kk->u.str.len);
 			strbuf_adds(sb, ": ");
-			if (!json_dump(r, n, sb, order[i]->u.list.items[1], indent, level + 1, depth + 1))
+			if (!json_dump(r, n, sb, order[i]->u.list.items[1], ind, level + 1, depth + 1))
 				return false;
 		}
-		if (indent >= 0) {
-			strbuf_addc(sb, '\n');
-			for (int k = 0; k < indent * level; k++)
-				strbuf_addc(sb, ' ');
-		}
+		if (ind && !json_newline(r, n, sb, ind, level))
+			return false;
 		strbuf_addc(sb, '}');
 		return true;
 	}
@@ -2283,13 +2383,30 @@ static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *s
 
 FN(f_tojson)
 {
-	int64_t indent = -1;
-	if (args[0] && args[0]->kind != V_NONE && !need_int(r, n, args[0], &indent, "indent"))
-		return NULL;
+	/* json's indent: a string is the indentation itself, an int that many spaces (none
+	 * when it is 0 or less, but still a newline per item) */
+	const char *ind = NULL;
+	if (args[0] && args[0]->kind == V_STRING) {
+		ind = args[0]->u.str.s;
+	} else if (args[0] && args[0]->kind != V_NONE) {
+		int64_t indent;
+		if (!need_int(r, n, args[0], &indent, "indent"))
+			return NULL;
+		if (indent > 0 && (uint64_t)indent > jr_max_memory(r))
+			return too_big(r, n);
+		char *sp = arena_alloc(A, (size_t)(indent > 0 ? indent : 0) + 1);
+		for (int64_t k = 0; k < indent; k++)
+			sp[k] = ' ';
+		ind = sp;
+	}
 	struct strbuf sb = STRBUF_INIT;
-	if (!json_dump(r, n, &sb, in, (int)indent, 0, 0)) {
+	if (!json_dump(r, n, &sb, in, ind, 0, 0)) {
 		strbuf_release(&sb);
 		return NULL;
+	}
+	if (sb.len > jr_max_memory(r)) {
+		strbuf_release(&sb);
+		return too_big(r, n);
 	}
 	return sval(r, &sb);
 }
@@ -2341,6 +2458,10 @@ static struct value *sorted(struct jrender *r, const struct jnode *n, struct val
 
 FN(f_sort)
 {
+	/* sorted(reverse=...) takes an integer only */
+	if (args[0] && args[0]->kind != V_BOOL && args[0]->kind != V_INT)
+		return jr_error(r, n, -EINVAL, "'%s' object cannot be interpreted as an integer",
+				value_type_name(args[0]));
 	return sorted(r, n, in, arg_true(args[0], false), arg_true(args[1], false), args[2]);
 }
 
@@ -2357,6 +2478,8 @@ FN(f_unique)
 		struct value *k = ignore_case(r, attr_get(r, n, it->u.list.items[i], args[1], NULL), cs);
 		if (!k)
 			return NULL;
+		if (k->kind == V_LIST || k->kind == V_MAP) /* jinja2 keeps the keys in a set */
+			return jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(k));
 		bool dup = false;
 		for (size_t j = 0; j < seen->u.list.len && !dup; j++)
 			dup = value_equal(seen->u.list.items[j], k);
@@ -2604,6 +2727,8 @@ FN(f_sum)
 	if (!it)
 		return NULL;
 	struct value *acc = args[1] ? args[1] : value_int(A, 0);
+	if (acc->kind == V_STRING)
+		return jr_error(r, n, -EINVAL, "sum() can't sum strings [use ''.join(seq) instead]");
 	for (size_t i = 0; i < it->u.list.len; i++) {
 		struct value *v = attr_get(r, n, it->u.list.items[i], args[0], NULL);
 		if (!v)
@@ -2635,6 +2760,8 @@ static struct value *min_max(struct jrender *r, const struct jnode *n, struct va
 		struct value *k = ignore_case(r, attr_get(r, n, it->u.list.items[i], args[1], NULL), cs);
 		if (!k)
 			return NULL;
+		if (k->kind == V_LIST || k->kind == V_MAP) /* jinja2 keeps the keys in a set */
+			return jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(k));
 		int c = jr_compare(r, n, k, bk);
 		if (jr_failed(r))
 			return NULL;
@@ -2902,6 +3029,9 @@ FN(f_wordwrap)
 		return jr_undefined_error(r, n, in);
 	if (in->kind != V_STRING)
 		return jr_error(r, n, -EINVAL, "'%s' object has no attribute 'splitlines'", value_type_name(in));
+	/* jinja2 wraps line by line: a value without lines never reaches textwrap */
+	if (!in->u.str.len)
+		return in;
 	int64_t width = 79;
 	if (args[0] && !need_int(r, n, args[0], &width, "width"))
 		return NULL;
@@ -2942,21 +3072,6 @@ FN(f_wordcount)
 
 FN(f_truncate)
 {
-	/* jinja2 measures the value itself: short non-strings come back unchanged */
-	if (in->kind != V_STRING) {
-		int64_t length = 255, leeway = 5;
-		if (args[0] && is_intlike(args[0]))
-			length = ival(args[0]);
-		if (args[3] && is_intlike(args[3]))
-			leeway = ival(args[3]);
-		struct value *len = length_of(r, n, in);
-		if (!len)
-			return NULL;
-		if (len->u.i <= length + leeway)
-			return in;
-		return jr_error(r, n, -EINVAL, "truncate: cannot cut a %s", value_type_name(in));
-	}
-	struct value *s = in;
 	int64_t length = 255, leeway = 5;
 	if (args[0] && !need_int(r, n, args[0], &length, "length"))
 		return NULL;
@@ -2970,6 +3085,16 @@ FN(f_truncate)
 				(long long)length);
 	if (leeway < 0)
 		return jr_error(r, n, -EINVAL, "expected leeway >= 0, got %lld", (long long)leeway);
+	/* jinja2 measures the value itself: short non-strings come back unchanged */
+	if (in->kind != V_STRING) {
+		struct value *len = length_of(r, n, in);
+		if (!len)
+			return NULL;
+		if (len->u.i <= length + leeway)
+			return in;
+		return jr_error(r, n, -EINVAL, "truncate: cannot cut a %s", value_type_name(in));
+	}
+	struct value *s = in;
 	int64_t len = (int64_t)cp_count(s);
 	if (len <= length + leeway)
 		return s;
@@ -3001,7 +3126,14 @@ FN(f_truncate)
 
 FN(f_format)
 {
-	/* value % args; positional args arrive in args[0..4] */
+	/* value % args, or value % kwargs: positional args arrive in args[0..4], keyword ones
+	 * as a dict in args[5] */
+	if (args[5]) {
+		if (args[0])
+			return jr_error(r, n, -EINVAL,
+					"can't handle positional and keyword arguments at the same time");
+		return jinja_percent_format(r, n, jr_str(r, in), args[5]);
+	}
 	struct value *t = value_tuple(A);
 	for (int k = 0; k < 5 && args[k]; k++)
 		value_list_append(A, t, args[k]);
@@ -3952,99 +4084,99 @@ TEST(t_test)
 /* ------------------------------------------------------------ tables */
 
 static const struct jfunc FILTERS[] = {
-	{"abs", f_abs, {0}, 0},
-	{"attr", f_attr, {"name"}, 1},
-	{"batch", f_batch, {"linecount", "fill_with"}, 2},
-	{"capitalize", f_capitalize, {0}, 0},
-	{"center", f_center, {"width"}, 1},
-	{"count", f_length, {0}, 0},
-	{"d", f_default, {"default_value", "boolean"}, 2},
-	{"default", f_default, {"default_value", "boolean"}, 2},
-	{"dictsort", f_dictsort, {"case_sensitive", "by", "reverse"}, 3},
-	{"e", f_escape, {0}, 0},
-	{"escape", f_escape, {0}, 0},
-	{"filesizeformat", f_filesizeformat, {"binary"}, 1},
-	{"first", f_first, {0}, 0},
-	{"float", f_float, {"default"}, 1},
-	{"forceescape", f_escape, {0}, 0},
-	{"format", f_format, {"a1", "a2", "a3", "a4", "a5"}, 5},
-	{"groupby", f_groupby, {"attribute", "default", "case_sensitive"}, 3},
-	{"indent", f_indent, {"width", "first", "blank"}, 3},
-	{"int", f_int, {"default", "base"}, 2},
-	{"items", f_items, {0}, 0},
-	{"join", f_join, {"d", "attribute"}, 2},
-	{"last", f_last, {0}, 0},
-	{"length", f_length, {0}, 0},
-	{"list", f_list, {0}, 0},
-	{"lower", f_lower, {0}, 0},
-	{"map", f_map, {"a1", "a2", "a3", "a4", "default", "attribute"}, 6},
-	{"max", f_max, {"case_sensitive", "attribute"}, 2},
-	{"min", f_min, {"case_sensitive", "attribute"}, 2},
-	{"pprint", f_pprint, {0}, 0},
-	{"xmlattr", f_xmlattr, {"autospace"}, 1},
-	{"qemu_guest_fs_interface", f_qemu_guest_fs_interface, {"guestfs_interface"}, 1},
-	{"reject", f_reject, {"a1", "a2", "a3", "a4", "a5"}, 5},
-	{"rejectattr", f_rejectattr, {"a1", "a2", "a3", "a4", "a5"}, 5},
-	{"replace", f_replace, {"old", "new", "count"}, 3},
-	{"reverse", f_reverse, {0}, 0},
-	{"round", f_round, {"precision", "method"}, 2},
-	{"safe", f_safe, {0}, 0},
-	{"select", f_select, {"a1", "a2", "a3", "a4", "a5"}, 5},
-	{"selectattr", f_selectattr, {"a1", "a2", "a3", "a4", "a5"}, 5},
-	{"shlex_quote", f_shlex_quote, {0}, 0},
-	{"slice", f_slice, {"slices", "fill_with"}, 2},
-	{"sort", f_sort, {"reverse", "case_sensitive", "attribute"}, 3},
-	{"string", f_string, {0}, 0},
-	{"striptags", f_striptags, {0}, 0},
-	{"sum", f_sum, {"attribute", "start"}, 2},
-	{"title", f_title, {0}, 0},
-	{"tojson", f_tojson, {"indent"}, 1},
-	{"trim", f_trim, {"chars"}, 1},
-	{"truncate", f_truncate, {"length", "killwords", "end", "leeway"}, 4},
-	{"unique", f_unique, {"case_sensitive", "attribute"}, 2},
-	{"upper", f_upper, {0}, 0},
-	{"urlencode", f_urlencode, {0}, 0},
-	{"wordcount", f_wordcount, {0}, 0},
-	{"wordwrap", f_wordwrap, {"width", "break_long_words", "wrapstring", "break_on_hyphens"}, 4},
-	{"yaml_quote", f_yaml_quote, {0}, 0},
-	{NULL, NULL, {0}, 0},
+	{"abs", f_abs, {0}, 0, false},
+	{"attr", f_attr, {"name"}, 1, false},
+	{"batch", f_batch, {"linecount", "fill_with"}, 2, false},
+	{"capitalize", f_capitalize, {0}, 0, false},
+	{"center", f_center, {"width"}, 1, false},
+	{"count", f_length, {0}, 0, false},
+	{"d", f_default, {"default_value", "boolean"}, 2, false},
+	{"default", f_default, {"default_value", "boolean"}, 2, false},
+	{"dictsort", f_dictsort, {"case_sensitive", "by", "reverse"}, 3, false},
+	{"e", f_escape, {0}, 0, false},
+	{"escape", f_escape, {0}, 0, false},
+	{"filesizeformat", f_filesizeformat, {"binary"}, 1, false},
+	{"first", f_first, {0}, 0, false},
+	{"float", f_float, {"default"}, 1, false},
+	{"forceescape", f_escape, {0}, 0, false},
+	{"format", f_format, {"a1", "a2", "a3", "a4", "a5"}, 5, true},
+	{"groupby", f_groupby, {"attribute", "default", "case_sensitive"}, 3, false},
+	{"indent", f_indent, {"width", "first", "blank"}, 3, false},
+	{"int", f_int, {"default", "base"}, 2, false},
+	{"items", f_items, {0}, 0, false},
+	{"join", f_join, {"d", "attribute"}, 2, false},
+	{"last", f_last, {0}, 0, false},
+	{"length", f_length, {0}, 0, false},
+	{"list", f_list, {0}, 0, false},
+	{"lower", f_lower, {0}, 0, false},
+	{"map", f_map, {"a1", "a2", "a3", "a4", "default", "attribute"}, 6, false},
+	{"max", f_max, {"case_sensitive", "attribute"}, 2, false},
+	{"min", f_min, {"case_sensitive", "attribute"}, 2, false},
+	{"pprint", f_pprint, {0}, 0, false},
+	{"xmlattr", f_xmlattr, {"autospace"}, 1, false},
+	{"qemu_guest_fs_interface", f_qemu_guest_fs_interface, {"guestfs_interface"}, 1, false},
+	{"reject", f_reject, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
+	{"rejectattr", f_rejectattr, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
+	{"replace", f_replace, {"old", "new", "count"}, 3, false},
+	{"reverse", f_reverse, {0}, 0, false},
+	{"round", f_round, {"precision", "method"}, 2, false},
+	{"safe", f_safe, {0}, 0, false},
+	{"select", f_select, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
+	{"selectattr", f_selectattr, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
+	{"shlex_quote", f_shlex_quote, {0}, 0, false},
+	{"slice", f_slice, {"slices", "fill_with"}, 2, false},
+	{"sort", f_sort, {"reverse", "case_sensitive", "attribute"}, 3, false},
+	{"string", f_string, {0}, 0, false},
+	{"striptags", f_striptags, {0}, 0, false},
+	{"sum", f_sum, {"attribute", "start"}, 2, false},
+	{"title", f_title, {0}, 0, false},
+	{"tojson", f_tojson, {"indent"}, 1, false},
+	{"trim", f_trim, {"chars"}, 1, false},
+	{"truncate", f_truncate, {"length", "killwords", "end", "leeway"}, 4, false},
+	{"unique", f_unique, {"case_sensitive", "attribute"}, 2, false},
+	{"upper", f_upper, {0}, 0, false},
+	{"urlencode", f_urlencode, {0}, 0, false},
+	{"wordcount", f_wordcount, {0}, 0, false},
+	{"wordwrap", f_wordwrap, {"width", "break_long_words", "wrapstring", "break_on_hyphens"}, 4, false},
+	{"yaml_quote", f_yaml_quote, {0}, 0, false},
+	{NULL, NULL, {0}, 0, false},
 };
 
 static const struct jfunc TESTS[] = {
-	{"boolean", t_boolean, {0}, 0},
-	{"callable", t_callable, {0}, 0},
-	{"defined", t_defined, {0}, 0},
-	{"divisibleby", t_divisibleby, {"num"}, 1},
-	{"eq", t_eq, {"other"}, 1},
-	{"equalto", t_eq, {"other"}, 1},
-	{"escaped", t_escaped, {0}, 0},
-	{"even", t_even, {0}, 0},
-	{"false", t_false, {0}, 0},
-	{"filter", t_filter, {0}, 0},
-	{"float", t_float, {0}, 0},
-	{"ge", t_ge, {"other"}, 1},
-	{"greaterthan", t_gt, {"other"}, 1},
-	{"gt", t_gt, {"other"}, 1},
-	{"in", t_in, {"seq"}, 1},
-	{"integer", t_integer, {0}, 0},
-	{"iterable", t_iterable, {0}, 0},
-	{"le", t_le, {"other"}, 1},
-	{"lessthan", t_lt, {"other"}, 1},
-	{"lower", t_lower, {0}, 0},
-	{"lt", t_lt, {"other"}, 1},
-	{"mapping", t_mapping, {0}, 0},
-	{"ne", t_ne, {"other"}, 1},
-	{"none", t_none, {0}, 0},
-	{"number", t_number, {0}, 0},
-	{"odd", t_odd, {0}, 0},
-	{"sameas", t_sameas, {"other"}, 1},
-	{"sequence", t_sequence, {0}, 0},
-	{"string", t_string, {0}, 0},
-	{"test", t_test, {0}, 0},
-	{"true", t_true, {0}, 0},
-	{"undefined", t_undefined, {0}, 0},
-	{"upper", t_upper, {0}, 0},
-	{NULL, NULL, {0}, 0},
+	{"boolean", t_boolean, {0}, 0, false},
+	{"callable", t_callable, {0}, 0, false},
+	{"defined", t_defined, {0}, 0, false},
+	{"divisibleby", t_divisibleby, {"num"}, 1, false},
+	{"eq", t_eq, {"other"}, 1, false},
+	{"equalto", t_eq, {"other"}, 1, false},
+	{"escaped", t_escaped, {0}, 0, false},
+	{"even", t_even, {0}, 0, false},
+	{"false", t_false, {0}, 0, false},
+	{"filter", t_filter, {0}, 0, false},
+	{"float", t_float, {0}, 0, false},
+	{"ge", t_ge, {"other"}, 1, false},
+	{"greaterthan", t_gt, {"other"}, 1, false},
+	{"gt", t_gt, {"other"}, 1, false},
+	{"in", t_in, {"seq"}, 1, false},
+	{"integer", t_integer, {0}, 0, false},
+	{"iterable", t_iterable, {0}, 0, false},
+	{"le", t_le, {"other"}, 1, false},
+	{"lessthan", t_lt, {"other"}, 1, false},
+	{"lower", t_lower, {0}, 0, false},
+	{"lt", t_lt, {"other"}, 1, false},
+	{"mapping", t_mapping, {0}, 0, false},
+	{"ne", t_ne, {"other"}, 1, false},
+	{"none", t_none, {0}, 0, false},
+	{"number", t_number, {0}, 0, false},
+	{"odd", t_odd, {0}, 0, false},
+	{"sameas", t_sameas, {"other"}, 1, false},
+	{"sequence", t_sequence, {0}, 0, false},
+	{"string", t_string, {0}, 0, false},
+	{"test", t_test, {0}, 0, false},
+	{"true", t_true, {0}, 0, false},
+	{"undefined", t_undefined, {0}, 0, false},
+	{"upper", t_upper, {0}, 0, false},
+	{NULL, NULL, {0}, 0, false},
 };
 
 static const struct jfunc *find(const struct jfunc *tab, const char *name)

@@ -122,6 +122,7 @@ struct jfunc {
 	jfilter_fn fn;
 	const char *params[6]; /* parameter names after the input, for keyword binding */
 	int nparams;
+	bool varkw; /* **kwargs: other keyword arguments arrive as a dict in slot 5 */
 };
 
 struct jnode {
