@@ -689,6 +689,10 @@ struct value *jr_str(struct jrender *r, const struct value *v)
 
 static void to_str(struct strbuf *sb, const struct value *v)
 {
+	if (v->kind == V_LIST && v->line <= VALUE_DICT_KEYS && v->line >= VALUE_DICT_ITEMS) {
+		value_repr(sb, v); /* dict.keys() & co */
+		return;
+	}
 	if (v->kind == V_LIST && v->line == -6) {
 		const struct jrange *rg = (const struct jrange *)v;
 		strbuf_addf(sb, "range(%lld, %lld", (long long)rg->start, (long long)rg->stop);

@@ -350,16 +350,8 @@ static struct value *split(struct jrender *r, const struct jnode *n, const struc
 					continue;
 				}
 				if (maxsplit >= 0 && splits >= maxsplit) {
-					size_t e = len;
-					while (e > i) {
-						size_t pv = utf8_prev(p, e);
-						uint32_t d;
-						jutf8_next(p, len, pv, &d);
-						if (!py_space(d))
-							break;
-						e = pv;
-					}
-					value_list_append(A, l, value_str(A, p + i, e - i));
+					/* the rest as it is, trailing whitespace included */
+					value_list_append(A, l, value_str(A, p + i, len - i));
 					break;
 				}
 				size_t st = i;
@@ -385,15 +377,8 @@ static struct value *split(struct jrender *r, const struct jnode *n, const struc
 				continue;
 			}
 			if (maxsplit >= 0 && splits >= maxsplit) {
-				size_t b = 0;
-				while (b < e) {
-					uint32_t d;
-					size_t nx = jutf8_next(p, len, b, &d);
-					if (!py_space(d))
-						break;
-					b = nx;
-				}
-				value_list_append(A, parts, value_str(A, p + b, e - b));
+				/* the rest as it is, leading whitespace included */
+				value_list_append(A, parts, value_str(A, p, e));
 				break;
 			}
 			size_t en = e;
@@ -1292,6 +1277,19 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 			return jr_error(r, n, -EINVAL, "%s() got an unexpected keyword argument '%s'", m,
 					kwn[k]);
 	}
+	/* the start and end of startswith, find, count, index...: integers or None */
+	static const char *const RANGED[] = {"startswith", "endswith", "count", "find", "rfind",
+					     "index", "rindex", NULL};
+	for (size_t i = 0; RANGED[i]; i++)
+		if (!strcmp(m, RANGED[i]))
+			for (size_t k = 1; k < nargs; k++)
+				if (!is_intlike(args[k]) && args[k]->kind != V_NONE)
+					return jr_error(r, n, -EINVAL,
+							"slice indices must be integers or None or "
+							"have an __index__ method");
+	if (!strcmp(m, "splitlines") && a0 && !is_intlike(a0))
+		return jr_error(r, n, -EINVAL, "'%s' object cannot be interpreted as an integer",
+				value_type_name(a0));
 	if (!strcmp(m, "upper"))
 		return map_case(r, s, C_UPPER);
 	if (!strcmp(m, "lower") || !strcmp(m, "casefold"))
@@ -1565,15 +1563,138 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 	return jr_error(r, n, -ENOTSUP, "str.%s() is not supported by lavafs", m);
 }
 
+/* ------------------------------------------------------------ sorting */
+
+struct sort_ctx {
+	struct jrender *r;
+	const struct jnode *n;
+	bool reverse;
+};
+
+static int cmp_keys(struct sort_ctx *sc, struct value *a, struct value *b)
+{
+	/* keys jinja2 could not look up are Undefined, and two of them are equal; an
+	 * Undefined against a value fails in jr_compare */
+	if (a->kind == V_UNDEFINED && b->kind == V_UNDEFINED)
+		return 0;
+	int c = jr_compare(sc->r, sc->n, a, b);
+	return sc->reverse ? -c : c;
+}
+
+/* stable merge sort of items by keys (parallel arrays) */
+static bool merge_sort(struct sort_ctx *sc, struct value **items, struct value **keys, size_t n)
+{
+	if (n < 2)
+		return true;
+	struct jrender *r = sc->r;
+	struct value **ti = arena_alloc(A, n * sizeof(*ti)), **tk = arena_alloc(A, n * sizeof(*tk));
+	for (size_t width = 1; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n;
+			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi) {
+				int c = cmp_keys(sc, keys[j], keys[i]);
+				if (jr_failed(r))
+					return false;
+				if (c < 0) {
+					ti[k] = items[j];
+					tk[k++] = keys[j++];
+				} else {
+					ti[k] = items[i];
+					tk[k++] = keys[i++];
+				}
+			}
+			while (i < mid) {
+				ti[k] = items[i];
+				tk[k++] = keys[i++];
+			}
+			while (j < hi) {
+				ti[k] = items[j];
+				tk[k++] = keys[j++];
+			}
+		}
+		memcpy(items, ti, n * sizeof(*ti));
+		memcpy(keys, tk, n * sizeof(*tk));
+	}
+	return true;
+}
+
+/* How many positional arguments Python's str, list and dict methods take, and which
+ * keywords ("*" any): a call outside that is Python's TypeError. */
+struct method_sig {
+	char type; /* s str, l list (and tuple), d dict */
+	const char *name;
+	unsigned char min, max;
+	const char *kw[3];
+};
+
+static const struct method_sig METHOD_SIGS[] = {
+	{'s', "upper", 0, 0, {0}}, {'s', "lower", 0, 0, {0}}, {'s', "casefold", 0, 0, {0}},
+	{'s', "swapcase", 0, 0, {0}}, {'s', "title", 0, 0, {0}}, {'s', "capitalize", 0, 0, {0}},
+	{'s', "isalnum", 0, 0, {0}}, {'s', "isalpha", 0, 0, {0}}, {'s', "isascii", 0, 0, {0}},
+	{'s', "isdecimal", 0, 0, {0}}, {'s', "isdigit", 0, 0, {0}},
+	{'s', "isidentifier", 0, 0, {0}}, {'s', "islower", 0, 0, {0}},
+	{'s', "isnumeric", 0, 0, {0}}, {'s', "isprintable", 0, 0, {0}},
+	{'s', "isspace", 0, 0, {0}}, {'s', "istitle", 0, 0, {0}}, {'s', "isupper", 0, 0, {0}},
+	{'s', "strip", 0, 1, {0}}, {'s', "lstrip", 0, 1, {0}}, {'s', "rstrip", 0, 1, {0}},
+	{'s', "split", 0, 2, {"sep", "maxsplit"}}, {'s', "rsplit", 0, 2, {"sep", "maxsplit"}},
+	{'s', "splitlines", 0, 1, {"keepends"}},
+	{'s', "startswith", 1, 3, {0}}, {'s', "endswith", 1, 3, {0}},
+	{'s', "count", 1, 3, {0}}, {'s', "find", 1, 3, {0}}, {'s', "rfind", 1, 3, {0}},
+	{'s', "index", 1, 3, {0}}, {'s', "rindex", 1, 3, {0}}, {'s', "replace", 2, 3, {0}},
+	{'s', "join", 1, 1, {0}}, {'s', "zfill", 1, 1, {0}}, {'s', "partition", 1, 1, {0}},
+	{'s', "rpartition", 1, 1, {0}}, {'s', "removeprefix", 1, 1, {0}},
+	{'s', "removesuffix", 1, 1, {0}}, {'s', "center", 1, 2, {0}}, {'s', "ljust", 1, 2, {0}},
+	{'s', "rjust", 1, 2, {0}}, {'s', "expandtabs", 0, 1, {"tabsize"}},
+	{'s', "encode", 0, 2, {"encoding", "errors"}},
+	{'l', "index", 1, 3, {0}}, {'l', "count", 1, 1, {0}}, {'l', "copy", 0, 0, {0}},
+	{'l', "clear", 0, 0, {0}}, {'l', "reverse", 0, 0, {0}}, {'l', "append", 1, 1, {0}},
+	{'l', "extend", 1, 1, {0}}, {'l', "insert", 2, 2, {0}}, {'l', "pop", 0, 1, {0}},
+	{'l', "remove", 1, 1, {0}}, {'l', "sort", 0, 0, {"key", "reverse"}},
+	{'d', "items", 0, 0, {0}}, {'d', "keys", 0, 0, {0}}, {'d', "values", 0, 0, {0}},
+	{'d', "copy", 0, 0, {0}}, {'d', "clear", 0, 0, {0}}, {'d', "popitem", 0, 0, {0}},
+	{'d', "get", 1, 2, {0}}, {'d', "pop", 1, 2, {0}}, {'d', "setdefault", 1, 2, {0}},
+	{'d', "update", 0, 1, {"*"}},
+};
+
+static bool method_args_ok(struct jrender *r, const struct jnode *n, const struct value *obj,
+			   const char *m, size_t nargs, const char **kwn, size_t nkw)
+{
+	char type = obj->kind == V_STRING ? 's' : obj->kind == V_MAP ? 'd' : 'l';
+	for (size_t i = 0; i < sizeof(METHOD_SIGS) / sizeof(METHOD_SIGS[0]); i++) {
+		const struct method_sig *sig = &METHOD_SIGS[i];
+		if (sig->type != type || strcmp(sig->name, m))
+			continue;
+		for (size_t k = 0; k < nkw; k++) {
+			bool ok = false;
+			for (int j = 0; j < 3 && sig->kw[j] && !ok; j++)
+				ok = !strcmp(sig->kw[j], "*") || !strcmp(sig->kw[j], kwn[k]);
+			if (!ok) {
+				jr_error(r, n, -EINVAL, "%s() takes no keyword argument '%s'", m, kwn[k]);
+				return false;
+			}
+		}
+		if (nargs < sig->min || nargs > sig->max) {
+			jr_error(r, n, -EINVAL, "%s() takes %s %u argument%s (%zu given)", m,
+				 nargs < sig->min ? "at least" : "at most",
+				 nargs < sig->min ? sig->min : sig->max,
+				 (nargs < sig->min ? sig->min : sig->max) == 1 ? "" : "s", nargs);
+			return false;
+		}
+		return true;
+	}
+	return true; /* format, format_map: their own checks */
+}
+
 struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct value *obj,
 			     const char *m, struct value **args, size_t nargs, const char **kwn,
 			     struct value **kwv, size_t nkw)
 {
+	if (!method_args_ok(r, n, obj, m, nargs, kwn, nkw))
+		return NULL;
 	if (obj->kind == V_STRING)
 		return str_method(r, n, obj, m, args, nargs, kwn, kwv, nkw);
-	if (nkw && !(obj->kind == V_MAP && !strcmp(m, "update")) &&
-	    !(obj->kind == V_LIST && !strcmp(m, "sort")))
-		return jr_error(r, n, -EINVAL, "%s() takes no keyword arguments", m);
 	if (obj->kind == V_MAP) {
 		if (!strcmp(m, "items") || !strcmp(m, "keys") || !strcmp(m, "values")) {
 			if (nargs)
@@ -1583,6 +1704,8 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 				value_list_append(A, l, m[0] == 'i' ? tuple2(r, obj->u.map.keys[i], obj->u.map.vals[i])
 								    : m[0] == 'k' ? obj->u.map.keys[i]
 										  : obj->u.map.vals[i]);
+			/* a view: prints as dict_keys([...]) and the like (see to_str) */
+			l->line = m[0] == 'k' ? VALUE_DICT_KEYS : m[0] == 'v' ? VALUE_DICT_VALUES : VALUE_DICT_ITEMS;
 			return l;
 		}
 		if (!strcmp(m, "get") || !strcmp(m, "pop") || !strcmp(m, "setdefault")) {
@@ -1631,14 +1754,30 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 			obj->u.map.len = 0;
 			return value_none(A);
 		}
+		if (!strcmp(m, "popitem")) { /* the last item, as a (key, value) tuple */
+			if (!obj->u.map.len)
+				return jr_error(r, n, -EINVAL, "'popitem(): dictionary is empty'");
+			size_t last = --obj->u.map.len;
+			return tuple2(r, obj->u.map.keys[last], obj->u.map.vals[last]);
+		}
 		return jr_error(r, n, -ENOTSUP, "dict.%s() is not supported by lavafs", m);
 	}
 	if (obj->kind == V_LIST || obj->kind == V_TUPLE) {
 		if (!strcmp(m, "index") || !strcmp(m, "count")) {
-			if (nargs < 1)
-				return jr_error(r, n, -EINVAL, "%s() takes at least 1 argument", m);
+			/* index(x, start, end): the bounds clamp as a slice's do */
+			int64_t len = (int64_t)obj->u.list.len, lo = 0, hi = len;
+			if (nargs > 1 && !need_int(r, n, args[1], &lo, "start"))
+				return NULL;
+			if (nargs > 2 && !need_int(r, n, args[2], &hi, "stop"))
+				return NULL;
+			if (lo < 0)
+				lo = lo + len < 0 ? 0 : lo + len;
+			if (hi < 0)
+				hi = hi + len < 0 ? 0 : hi + len;
+			if (hi > len)
+				hi = len;
 			int64_t c = 0;
-			for (size_t i = 0; i < obj->u.list.len; i++)
+			for (int64_t i = lo; i < hi; i++)
 				if (value_equal(obj->u.list.items[i], args[0])) {
 					if (m[0] == 'i')
 						return value_int(A, (int64_t)i);
@@ -1724,67 +1863,32 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 			obj->u.list.len = 0;
 			return value_none(A);
 		}
+		if (!strcmp(m, "sort") && obj->kind == V_LIST) {
+			/* in place, stable; key= must be None (no Python callables here) */
+			bool reverse = false;
+			for (size_t k = 0; k < nkw; k++) {
+				if (!strcmp(kwn[k], "key") && kwv[k]->kind != V_NONE)
+					return jr_error(r, n, -ENOTSUP, "sort(key=...) is not supported by lavafs");
+				if (!strcmp(kwn[k], "reverse")) {
+					if (kwv[k]->kind != V_BOOL && kwv[k]->kind != V_INT)
+						return jr_error(r, n, -EINVAL, "'%s' object cannot be interpreted as an integer", value_type_name(kwv[k]));
+					reverse = value_truthy(kwv[k]);
+				}
+			}
+			size_t cnt = obj->u.list.len;
+			struct value **keys = arena_alloc(A, (cnt ? cnt : 1) * sizeof(*keys));
+			if (cnt)
+				memcpy(keys, obj->u.list.items, cnt * sizeof(*keys));
+			struct sort_ctx sc = {r, n, reverse};
+			if (!merge_sort(&sc, obj->u.list.items, keys, cnt))
+				return NULL;
+			return value_none(A);
+		}
 		return jr_error(r, n, -ENOTSUP, "list.%s() is not supported by lavafs", m);
 	}
 	return jr_error(r, n, -ENOTSUP, "%s.%s() is not supported", value_type_name(obj), m);
 }
 
-/* ------------------------------------------------------------ sorting */
-
-struct sort_ctx {
-	struct jrender *r;
-	const struct jnode *n;
-	bool reverse;
-};
-
-static int cmp_keys(struct sort_ctx *sc, struct value *a, struct value *b)
-{
-	/* keys jinja2 could not look up are Undefined, and two of them are equal; an
-	 * Undefined against a value fails in jr_compare */
-	if (a->kind == V_UNDEFINED && b->kind == V_UNDEFINED)
-		return 0;
-	int c = jr_compare(sc->r, sc->n, a, b);
-	return sc->reverse ? -c : c;
-}
-
-/* stable merge sort of items by keys (parallel arrays) */
-static bool merge_sort(struct sort_ctx *sc, struct value **items, struct value **keys, size_t n)
-{
-	if (n < 2)
-		return true;
-	struct jrender *r = sc->r;
-	struct value **ti = arena_alloc(A, n * sizeof(*ti)), **tk = arena_alloc(A, n * sizeof(*tk));
-	for (size_t width = 1; width < n; width *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * width) {
-			size_t mid = lo + width < n ? lo + width : n;
-			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-			size_t i = lo, j = mid, k = lo;
-			while (i < mid && j < hi) {
-				int c = cmp_keys(sc, keys[j], keys[i]);
-				if (jr_failed(r))
-					return false;
-				if (c < 0) {
-					ti[k] = items[j];
-					tk[k++] = keys[j++];
-				} else {
-					ti[k] = items[i];
-					tk[k++] = keys[i++];
-				}
-			}
-			while (i < mid) {
-				ti[k] = items[i];
-				tk[k++] = keys[i++];
-			}
-			while (j < hi) {
-				ti[k] = items[j];
-				tk[k++] = keys[j++];
-			}
-		}
-		memcpy(items, ti, n * sizeof(*ti));
-		memcpy(keys, tk, n * sizeof(*tk));
-	}
-	return true;
-}
 
 /* make_attrgetter: "a.b.0" paths, then lower-casing strings unless case-sensitive */
 static struct value *attr_get(struct jrender *r, const struct jnode *n, struct value *item,
@@ -1794,7 +1898,7 @@ static struct value *attr_get(struct jrender *r, const struct jnode *n, struct v
 		return item;
 	if (dflt && dflt->kind == V_NONE) /* jinja2: default=None is no default */
 		dflt = NULL;
-	if (is_intlike(attribute)) {
+	if (attribute->kind != V_STRING) { /* an index (or any other key): one lookup */
 		item = jr_getitem(r, n, item, attribute);
 		return item && item->kind == V_UNDEFINED && dflt ? dflt : item;
 	}
@@ -2294,9 +2398,12 @@ static bool json_dump(struct jrender *r, const struct jnode *n, struct strbuf *s
 		return true;
 	case V_LIST:
 	case V_TUPLE:
-		if (is_lazy(v) || v->line == -6) {
+		if (is_lazy(v) || v->line == -6 ||
+		    (v->line <= VALUE_DICT_KEYS && v->line >= VALUE_DICT_ITEMS)) {
+			static const char *const view[] = {"dict_keys", "dict_values", "dict_items"};
 			jr_error(r, n, -EINVAL, "Object of type %s is not JSON serializable",
-				 v->line == -6 ? "range" : "generator");
+				 v->line == -6 ? "range" : is_lazy(v) ? "generator"
+					       : view[VALUE_DICT_KEYS - v->line]);
 			return false;
 		}
 		if (!v->u.list.len) {
@@ -2388,6 +2495,16 @@ FN(f_tojson)
 	const char *ind = NULL;
 	if (args[0] && args[0]->kind == V_STRING) {
 		ind = args[0]->u.str.s;
+	} else if (args[0] && args[0]->kind != V_NONE && !is_intlike(args[0])) {
+		/* json multiplies the indent by the level: only a value without items
+		 * survives an indent that is neither an int nor a string */
+		bool items = (in->kind == V_LIST || in->kind == V_TUPLE) ? in->u.list.len > 0
+			     : in->kind == V_MAP				  ? in->u.map.len > 0
+										  : false;
+		if (items)
+			return jr_error(r, n, -EINVAL, "can't multiply sequence by non-int of type '%s'",
+					value_type_name(args[0]));
+		ind = "";
 	} else if (args[0] && args[0]->kind != V_NONE) {
 		int64_t indent;
 		if (!need_int(r, n, args[0], &indent, "indent"))
@@ -2760,8 +2877,6 @@ static struct value *min_max(struct jrender *r, const struct jnode *n, struct va
 		struct value *k = ignore_case(r, attr_get(r, n, it->u.list.items[i], args[1], NULL), cs);
 		if (!k)
 			return NULL;
-		if (k->kind == V_LIST || k->kind == V_MAP) /* jinja2 keeps the keys in a set */
-			return jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(k));
 		int c = jr_compare(r, n, k, bk);
 		if (jr_failed(r))
 			return NULL;
@@ -2819,11 +2934,23 @@ static double py_round(double x, int64_t nd)
 FN(f_round)
 {
 	int64_t prec = 0;
-	if (args[0] && !need_int(r, n, args[0], &prec, "precision"))
-		return NULL;
 	const char *method = args[1] && args[1]->kind == V_STRING ? args[1]->u.str.s : "common";
 	if (strcmp(method, "common") && strcmp(method, "ceil") && strcmp(method, "floor"))
 		return jr_error(r, n, -EINVAL, "method must be common, ceil or floor");
+	if (args[0] && args[0]->kind == V_NONE && !strcmp(method, "common") && (in->kind == V_INT || in->kind == V_FLOAT || in->kind == V_BOOL)) {
+		/* round(x, None) is round(x): an int, halves to even */
+		if (in->kind != V_FLOAT)
+			return value_int(A, ival(in));
+		if (!isfinite(in->u.f))
+			return jr_error(r, n, -ERANGE, "cannot convert float %s to integer",
+					isnan(in->u.f) ? "NaN" : "infinity");
+		double v = nearbyint(in->u.f);
+		if (v >= 9.2233720368547758e18 || v < -9.2233720368547758e18)
+			return jr_error(r, n, -ERANGE, "integer too large for lavafs (64-bit)");
+		return value_int(A, (int64_t)v);
+	}
+	if (args[0] && !need_int(r, n, args[0], &prec, "precision"))
+		return NULL;
 	if (in->kind == V_UNDEFINED)
 		return jr_undefined_error(r, n, in);
 	if (in->kind != V_INT && in->kind != V_FLOAT && in->kind != V_BOOL)
@@ -3817,9 +3944,9 @@ static bool yaml_quote_value(struct jrender *r, const struct jnode *n, struct st
 	}
 	case V_LIST:
 	case V_TUPLE:
-		if (v->kind == V_TUPLE || is_lazy(v)) {
-			jr_error(r, n, -EINVAL, "yaml_quote: cannot represent a %s",
-				 is_lazy(v) ? "generator" : "tuple");
+		/* SafeDumper writes a tuple as a sequence; a generator it cannot represent */
+		if (is_lazy(v)) {
+			jr_error(r, n, -EINVAL, "yaml_quote: cannot represent a generator");
 			return false;
 		}
 		strbuf_addc(sb, '[');

@@ -465,6 +465,14 @@ void value_repr(struct strbuf *sb, const struct value *v)
 		strbuf_adds(sb, "Undefined");
 		break;
 	case V_LIST:
+		if (v->line <= VALUE_DICT_KEYS && v->line >= VALUE_DICT_ITEMS) {
+			static const char *const view[] = {"dict_keys(", "dict_values(",
+							   "dict_items("};
+			strbuf_adds(sb, view[VALUE_DICT_KEYS - v->line]);
+			repr_seq(sb, v, '[', ']');
+			strbuf_addc(sb, ')');
+			break;
+		}
 		repr_seq(sb, v, '[', ']');
 		break;
 	case V_TUPLE:

@@ -56,6 +56,12 @@ struct value {
 	} u;
 };
 
+/* value.line of a V_LIST standing for a dict view (dict.keys(), .values(), .items()):
+ * printed as dict_keys([...]) and the like */
+#define VALUE_DICT_KEYS (-8)
+#define VALUE_DICT_VALUES (-9)
+#define VALUE_DICT_ITEMS (-10)
+
 /* a native object whose ptr is a value it shows, as a jinja2 namespace does */
 extern const char VALUE_REPR_WRAP[];
 
