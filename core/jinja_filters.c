@@ -215,6 +215,36 @@ static bool cp_cased(uint32_t c)
 	       case_range(JCASE_ISTITLE, CASE_N(JCASE_ISTITLE), c) != NULL;
 }
 
+static bool cp_ignorable(uint32_t c)
+{
+	return case_range(JCASE_IGNORABLE, CASE_N(JCASE_IGNORABLE), c) != NULL;
+}
+
+/* Python's Final_Sigma: the capital sigma at [at, after) of s[lo, hi) follows a cased
+ * letter and precedes none (case-ignorable characters skipped both ways) */
+static bool final_sigma(const char *s, size_t lo, size_t hi, size_t at, size_t after)
+{
+	uint32_t c = 0;
+	size_t j = at;
+	bool found = false;
+	while (j > lo) {
+		j = utf8_prev(s, j);
+		jutf8_next(s, hi, j, &c);
+		if (!cp_ignorable(c)) {
+			found = true;
+			break;
+		}
+	}
+	if (!found || !cp_cased(c))
+		return false;
+	for (j = after; j < hi;) {
+		j = jutf8_next(s, hi, j, &c);
+		if (!cp_ignorable(c))
+			return !cp_cased(c);
+	}
+	return true;
+}
+
 enum cmap { M_UPPER, M_LOWER, M_TITLE };
 
 /* appends what Python's str.upper/lower/title makes of c, several characters if need be */
@@ -239,6 +269,16 @@ static void put_case(struct strbuf *sb, uint32_t c, enum cmap m)
 		strbuf_adds(sb, full);
 	else
 		jutf8_put(sb, m == M_LOWER ? cp_lower(c) : m == M_UPPER ? cp_upper(c) : c);
+}
+
+/* lower case of the character at [at, after) of s[lo, hi), final sigma included */
+static void put_lower(struct strbuf *sb, const char *s, size_t lo, size_t hi, size_t at,
+		      size_t after, uint32_t c)
+{
+	if (c == 0x3a3 && final_sigma(s, lo, hi, at, after))
+		jutf8_put(sb, 0x3c2);
+	else
+		put_case(sb, c, M_LOWER);
 }
 
 static bool cp_alpha(uint32_t c)
@@ -274,15 +314,18 @@ static struct value *map_case(struct jrender *r, const struct value *s, enum cas
 		return (struct value *)s;
 	struct strbuf sb = STRBUF_INIT;
 	size_t i = 0;
-	while (i < s->u.str.len) {
+	const char *p = s->u.str.s;
+	size_t len = s->u.str.len;
+	while (i < len) {
 		uint32_t c;
-		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
+		size_t at = i;
+		i = jutf8_next(p, len, i, &c);
 		if (m == C_LOWER)
-			put_case(&sb, c, M_LOWER);
+			put_lower(&sb, p, 0, len, at, i, c);
 		else if (m == C_UPPER)
 			put_case(&sb, c, M_UPPER);
 		else if (cp_isupper(c)) /* str.swapcase */
-			put_case(&sb, c, M_LOWER);
+			put_lower(&sb, p, 0, len, at, i, c);
 		else if (cp_islower(c))
 			put_case(&sb, c, M_UPPER);
 		else
@@ -298,8 +341,12 @@ static struct value *capitalize(struct jrender *r, const struct value *s)
 	bool first = true;
 	while (i < s->u.str.len) {
 		uint32_t c;
+		size_t at = i;
 		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
-		put_case(&sb, c, first ? M_TITLE : M_LOWER); /* Python 3.8+: title case first */
+		if (first) /* Python 3.8+: title case first */
+			put_case(&sb, c, M_TITLE);
+		else
+			put_lower(&sb, s->u.str.s, 0, s->u.str.len, at, i, c);
 		first = false;
 	}
 	return sval(r, &sb);
@@ -313,10 +360,13 @@ static struct value *py_title(struct jrender *r, const struct value *s)
 	bool prev_cased = false;
 	while (i < s->u.str.len) {
 		uint32_t c;
+		size_t at = i;
 		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
 		bool cased = cp_cased(c);
-		if (cased)
-			put_case(&sb, c, prev_cased ? M_LOWER : M_TITLE);
+		if (cased && prev_cased)
+			put_lower(&sb, s->u.str.s, 0, s->u.str.len, at, i, c);
+		else if (cased)
+			put_case(&sb, c, M_TITLE);
 		else
 			jutf8_put(&sb, c);
 		prev_cased = cased;
@@ -2009,10 +2059,11 @@ FN(f_title)
 	/* jinja2's own: words start after runs of -, whitespace and opening brackets */
 	struct value *s = jr_str(r, in);
 	struct strbuf sb = STRBUF_INIT;
-	size_t i = 0;
+	size_t i = 0, rest = 0; /* rest: where the word's item[1:] begins */
 	bool start = true;
 	while (i < s->u.str.len) {
 		uint32_t c;
+		size_t at = i;
 		i = jutf8_next(s->u.str.s, s->u.str.len, i, &c);
 		bool sep = c == '-' || py_space(c) || c == '(' || c == '{' || c == '[' || c == '<';
 		if (sep) {
@@ -2020,7 +2071,12 @@ FN(f_title)
 			start = true;
 			continue;
 		}
-		put_case(&sb, c, start ? M_UPPER : M_LOWER);
+		if (start) {
+			put_case(&sb, c, M_UPPER);
+			rest = i;
+		} else {
+			put_lower(&sb, s->u.str.s, rest, s->u.str.len, at, i, c);
+		}
 		start = false;
 	}
 	return sval(r, &sb);

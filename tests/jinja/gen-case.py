@@ -75,6 +75,15 @@ def main():
         for a, b, st, _ in ranges([(cp, cp) for cp in cps]):
             w("\t{0x%x, 0x%x, %d, 0},\n" % (a, b, st))
         w("};\n\n")
+    # Case_Ignorable, as str.lower's final-sigma rule sees it: a character that is not
+    # cased and lets a capital sigma before a cased letter stay a small sigma
+    cased = lambda c: c.islower() or c.isupper() or c.istitle()
+    ign = [cp for cp in range(0x110000) if not 0xD800 <= cp < 0xE000 and
+           not cased(chr(cp)) and ("A\u03a3" + chr(cp) + "A").lower()[1] == "\u03c3"]
+    w("static const struct jcase_range JCASE_IGNORABLE[] = {\n")
+    for a, b, st, _ in ranges([(cp, cp) for cp in ign]):
+        w("\t{0x%x, 0x%x, %d, 0},\n" % (a, b, st))
+    w("};\n\n")
     w("#endif\n")
 
 
