@@ -827,12 +827,21 @@ static struct value *seq_repeat(struct jrender *r, const struct jnode *n, const 
 struct value *jinja_percent_format(struct jrender *r, const struct jnode *n,
 				   const struct value *fmt, struct value *args);
 
+/* "generator" or "range" for the lists that stand for them, else NULL */
+static const char *lazy_kind(const struct value *v)
+{
+	if (v->kind != V_LIST)
+		return NULL;
+	return v->line == -5 || v->line == -7 ? "generator" : v->line == -6 ? "range" : NULL;
+}
+
 static struct value *binop(struct jrender *r, const struct jnode *n, int op, struct value *a,
 			   struct value *b)
 {
 	if (a->kind == V_UNDEFINED)
 		return jr_undefined_error(r, n, a);
-	if (b->kind == V_UNDEFINED)
+	/* str % Undefined formats (Undefined has __getitem__, so it passes for a mapping) */
+	if (b->kind == V_UNDEFINED && !(op == OP_MOD && a->kind == V_STRING))
 		return jr_undefined_error(r, n, b);
 	if (is_num(a) && is_num(b)) {
 		bool fl = a->kind == V_FLOAT || b->kind == V_FLOAT;
@@ -932,13 +941,12 @@ static struct value *binop(struct jrender *r, const struct jnode *n, int op, str
 			}
 		}
 	}
-	/* a generator (a filter's lazy result) neither concatenates nor repeats */
-	bool gen_a = a->kind == V_LIST && (a->line == -5 || a->line == -7);
-	bool gen_b = b->kind == V_LIST && (b->line == -5 || b->line == -7);
+	/* a generator (a filter's lazy result) or a range neither concatenates nor repeats */
+	const char *gen_a = lazy_kind(a), *gen_b = lazy_kind(b);
 	if ((op == OP_ADD || op == OP_MUL) && (gen_a || gen_b))
 		return jr_error(r, n, -EINVAL, "unsupported operand type(s) for %s: '%s' and '%s'",
-				op_sym(op), gen_a ? "generator" : value_type_name(a),
-				gen_b ? "generator" : value_type_name(b));
+				op_sym(op), gen_a ? gen_a : value_type_name(a),
+				gen_b ? gen_b : value_type_name(b));
 	if (op == OP_ADD) {
 		if (a->kind == V_STRING && b->kind == V_STRING) {
 			size_t len = a->u.str.len + b->u.str.len;
@@ -1010,6 +1018,13 @@ int jr_compare(struct jrender *r, const struct jnode *n, const struct value *a,
 			return c < 0 ? -1 : 1;
 		return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
 	}
+	if ((a->kind == V_LIST || a->kind == V_TUPLE) && a->kind == b->kind &&
+	    (lazy_kind(a) || lazy_kind(b))) { /* ranges and generators have no order */
+		jr_error(r, n, -EINVAL, "'<' not supported between instances of '%s' and '%s'",
+			 lazy_kind(a) ? lazy_kind(a) : value_type_name(a),
+			 lazy_kind(b) ? lazy_kind(b) : value_type_name(b));
+		return 0;
+	}
 	if ((a->kind == V_LIST || a->kind == V_TUPLE) && a->kind == b->kind) {
 		size_t m = a->u.list.len < b->u.list.len ? a->u.list.len : b->u.list.len;
 		for (size_t i = 0; i < m; i++) {
@@ -1049,7 +1064,7 @@ static int contains(struct jrender *r, const struct jnode *n, struct value *a, s
 				return 1;
 		return 0;
 	case V_MAP:
-		if (a->kind == V_LIST || a->kind == V_MAP) {
+		if ((a->kind == V_LIST && a->line != -6) || a->kind == V_MAP) { /* a range hashes */
 			jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(a));
 			return -1;
 		}

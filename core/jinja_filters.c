@@ -720,6 +720,7 @@ struct value *jinja_percent_format(struct jrender *r, const struct jnode *n,
 		nitems = 1;
 	}
 	bool mapping = args->kind == V_MAP;
+	bool undef = args->kind == V_UNDEFINED; /* passes for a mapping, fails when read */
 	bool used_map = false;
 	struct strbuf sb = STRBUF_INIT;
 	const char *p = fmt->u.str.s, *end = p + fmt->u.str.len;
@@ -732,6 +733,10 @@ struct value *jinja_percent_format(struct jrender *r, const struct jnode *n,
 		strbuf_add(&sb, p, (size_t)(pc - p));
 		p = pc + 1;
 		struct value *arg = NULL;
+		if (p < end && *p == '(' && undef) {
+			strbuf_release(&sb);
+			return jr_undefined_error(r, n, args);
+		}
 		if (p < end && *p == '(') {
 			const char *e = memchr(p, ')', (size_t)(end - p));
 			if (!e || !mapping) {
@@ -895,7 +900,7 @@ struct value *jinja_percent_format(struct jrender *r, const struct jnode *n,
 	}
 	/* Python skips this check for any argument with __getitem__ but a tuple or a str (lists
 	 * too, not generators) */
-	bool getitem = mapping || (args->kind == V_LIST && !is_lazy(args));
+	bool getitem = mapping || undef || (args->kind == V_LIST && !is_lazy(args));
 	if (!used_map && used < nitems && !getitem) {
 		strbuf_release(&sb);
 		return jr_error(r, n, -EINVAL, "not all arguments converted during string formatting");
@@ -4137,6 +4142,12 @@ TEST(t_sameas)
 }
 TEST(t_escaped)
 {
+	/* Markup has __html__: lavafs keeps Markup as plain strings, so the expression tells
+	 * (the filters that return Markup whatever the autoescape setting) */
+	const struct jnode *e = n->a;
+	if (e && e->kind == J_FILTER)
+		return B(!strcmp(e->str, "safe") || !strcmp(e->str, "e") || !strcmp(e->str, "escape") ||
+			 !strcmp(e->str, "forceescape") || !strcmp(e->str, "tojson"));
 	return B(false);
 }
 TEST(t_lower)
@@ -4179,6 +4190,10 @@ TEST(t_divisibleby)
 	if (in->kind == V_UNDEFINED)
 		return jr_undefined_error(r, n, in);
 	struct value *d = args[0];
+	if (in->kind == V_STRING) { /* value % num formats the string: never equal to 0 */
+		struct value *f = jinja_percent_format(r, n, in, d);
+		return f ? B(false) : NULL;
+	}
 	if ((!is_intlike(in) && in->kind != V_FLOAT) || (!is_intlike(d) && d->kind != V_FLOAT))
 		return jr_error(r, n, -EINVAL, "unsupported operand type(s) for %%");
 	if (in->kind == V_FLOAT || d->kind == V_FLOAT) {
@@ -4255,12 +4270,25 @@ TEST(t_in)
 		return jr_error(r, n, -EINVAL, "argument of type '%s' is not iterable", value_type_name(seq));
 	}
 }
+/* `value in environment.filters`: a list or dict cannot even be looked up */
+static bool hashable(struct jrender *r, const struct jnode *n, const struct value *v)
+{
+	if ((v->kind == V_LIST && v->line != -6) || v->kind == V_MAP) {
+		jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(v));
+		return false;
+	}
+	return true;
+}
 TEST(t_filter)
 {
+	if (!hashable(r, n, in))
+		return NULL;
 	return B(in->kind == V_STRING && jinja_filter_find(in->u.str.s));
 }
 TEST(t_test)
 {
+	if (!hashable(r, n, in))
+		return NULL;
 	return B(in->kind == V_STRING && jinja_test_find(in->u.str.s));
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Writes the matrix cases of tests/jinja/cases: every filter (flt-matrix-NAME) and every
-str, list and dict method (meth-matrix-TYPE) applied to a spread of inputs with a spread of
-arguments, one line per combination that python3-jinja2 renders.
+"""Writes the matrix cases of tests/jinja/cases: every filter (flt-matrix-NAME), every str,
+list and dict method (meth-matrix-TYPE) and every test (tst-matrix) applied to a spread of
+inputs with a spread of arguments, and every binary operator between them (op-matrix), one
+line per combination that python3-jinja2 renders.
 
     /usr/bin/python3 tests/jinja/gen-matrix.py [LAVAFS]
 
@@ -10,7 +11,8 @@ Combinations Python refuses are left out (each would end its template). With LAV
 left out too and printed: what stays is what t-jinja-diff then holds lavafs to. Lines
 dropped today: the Python-only integers beyond 64 bits, generator filters given keyword
 arguments they only pass on (select(reverse=true) on an empty input), batch() with a
-linecount that is no integer, pprint of a range, wordwrap with a float width.
+linecount that is no integer, pprint of a range, wordwrap with a float width, Markup methods
+(("x"|safe|upper) is escaped), complex powers.
 """
 import os
 import shlex
@@ -60,8 +62,30 @@ LARGS = ['()', '(1)', '(0)', '(-1)', '("a")', '(1, 2)', '([9])', '(reverse=true)
 DARGS = ['()', '("a")', '("a", 5)', '("z")', '("z", 5)', '({"c":3})', '(c=3)']
 
 
+TESTS = ["!=", "<", "<=", "==", ">", ">=", "boolean", "callable", "defined", "divisibleby", "eq",
+         "equalto", "escaped", "even", "false", "filter", "float", "ge", "greaterthan", "gt",
+         "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping", "ne", "none",
+         "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined", "upper"]
+VALS = ['0', '1', '-3', '2.5', '0.0', '1e300', '""', '"ab"', '"5"', '[]', '[1,2]', '(1,)', '{}',
+        '{"a":1}', 'none', 'true', 'false', 'undef_v', 'range(3)', '"A"', '"ab"|upper',
+        '"<b>"|e', '"x"|safe']
+TARGS = ['', '(2)', '("a")', '(none)', '(1.5)', '([1,2])', '("ab")']
+OPS = ['+', '-', '*', '/', '//', '%', '**', '==', '!=', '<', '<=', '>', '>=', 'in', 'not in',
+       '~', 'and', 'or']
+
+
 def groups():
     g = {}
+    for t in TESTS:
+        for v in VALS:
+            for a in TARGS:
+                g.setdefault("tst-matrix", []).append(
+                    "{%% raw %%}%s is %s%s{%% endraw %%} = {{ (%s) is %s%s }}" % (v, t, a, v, t, a))
+    for op in OPS:
+        for a in VALS:
+            for b in VALS:
+                g.setdefault("op-matrix", []).append(
+                    "{%% raw %%}%s %s %s{%% endraw %%} = {{ (%s) %s (%s) }}" % (a, op, b, a, op, b))
     for inp, ms, args, name in ((SINP, STR_M, SARGS, "str"), (LINP, LIST_M, LARGS, "list"),
                                 (DINP, DICT_M, DARGS, "dict")):
         for i in inp:
