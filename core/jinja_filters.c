@@ -186,16 +186,20 @@ static const char *case_full(const struct jcase_full *t, size_t n, uint32_t c)
 #define CASE_N(t) (sizeof(t) / sizeof((t)[0]))
 
 /* the one-character mappings: what a character is tested against */
+static uint32_t case_map(const struct jcase_range *t, size_t n, uint32_t c)
+{
+	const struct jcase_range *m = case_range(t, n, c);
+	return m ? (uint32_t)((int32_t)c + m->delta) : c;
+}
+
 static uint32_t cp_lower(uint32_t c)
 {
-	const struct jcase_range *m = case_range(JCASE_LOWER, CASE_N(JCASE_LOWER), c);
-	return m ? (uint32_t)((int32_t)c + m->delta) : c;
+	return case_map(JCASE_LOWER, CASE_N(JCASE_LOWER), c);
 }
 
 static uint32_t cp_upper(uint32_t c)
 {
-	const struct jcase_range *m = case_range(JCASE_UPPER, CASE_N(JCASE_UPPER), c);
-	return m ? (uint32_t)((int32_t)c + m->delta) : c;
+	return case_map(JCASE_UPPER, CASE_N(JCASE_UPPER), c);
 }
 
 static bool cp_isupper(uint32_t c)
@@ -253,9 +257,8 @@ static void put_case(struct strbuf *sb, uint32_t c, enum cmap m)
 	const char *full = NULL;
 	if (m == M_TITLE) {
 		full = case_full(JCASE_TITLE_FULL, CASE_N(JCASE_TITLE_FULL), c);
-		const struct jcase_range *t = case_range(JCASE_TITLE, CASE_N(JCASE_TITLE), c);
-		if (!full && t) {
-			jutf8_put(sb, (uint32_t)((int32_t)c + t->delta));
+		if (!full && case_range(JCASE_TITLE, CASE_N(JCASE_TITLE), c)) {
+			jutf8_put(sb, case_map(JCASE_TITLE, CASE_N(JCASE_TITLE), c));
 			return;
 		}
 		if (!full)
