@@ -101,6 +101,7 @@ struct jrender {
 	const struct jtemplate **loaded;
 	size_t nloaded, caploaded;
 	const struct jtemplate *root;
+	const struct jnode *stmt; /* the statement running: where an error without a node is */
 	struct value *toplevel;  /* root template's top-level assignments */
 	/* render_info */
 	bool track;
@@ -128,6 +129,8 @@ struct value *jr_error(struct jrender *r, const struct jnode *n, int code, const
 	if (r->failed)
 		return NULL;
 	r->failed = true;
+	if (!n)
+		n = r->stmt;
 	char msg[LF_ERR_MSG];
 	va_list ap;
 	va_start(ap, fmt);
@@ -364,6 +367,34 @@ static int emit(struct jrender *r, struct frame *f, const struct jnode *n, const
 
 static void to_str(struct strbuf *sb, const struct value *v);
 
+/* str(v) into sb, bounded by max_memory: a value built to print huge ([[0]*10**5]*10**5)
+ * fails instead of filling memory */
+static bool to_str_bounded(struct jrender *r, const struct jnode *n, struct strbuf *sb,
+			   const struct value *v)
+{
+	/* printed text beyond max_output fails anyway: stop building it there */
+	sb->limit = n && (n->kind == J_PRINT || n->kind == J_FILTERBLOCK || n->kind == J_CALLBLOCK) &&
+			    r->lim->max_output < r->lim->max_memory
+		? r->lim->max_output + 1
+		: r->lim->max_memory;
+	size_t limit = sb->limit;
+	to_str(sb, v);
+	sb->limit = 0;
+	if (sb->over && limit == r->lim->max_memory) {
+		jr_error(r, n, -ENOMEM,
+			 "the result would be larger than the render's memory limit of %zu bytes "
+			 "(max_memory)",
+			 r->lim->max_memory);
+		return false;
+	}
+	if (sb->over) {
+		jr_error(r, n, -EFBIG, "output exceeds the limit of %zu bytes (max_output)",
+			 r->lim->max_output);
+		return false;
+	}
+	return true;
+}
+
 /* Print a value as {{ }} does: its str(), attributed to the names the expression read. */
 static int emit_value(struct jrender *r, struct frame *f, const struct jnode *n,
 		      const struct value *v)
@@ -371,7 +402,10 @@ static int emit_value(struct jrender *r, struct frame *f, const struct jnode *n,
 	if (f->suppress)
 		return 0;
 	struct strbuf sb = STRBUF_INIT;
-	to_str(&sb, v);
+	if (!to_str_bounded(r, n, &sb, v)) {
+		strbuf_release(&sb);
+		return -1;
+	}
 	if (r->track)
 		r->nreadv = 0;
 	int rc = emit(r, f, n, sb.buf ? sb.buf : "", sb.len, true);
@@ -681,7 +715,8 @@ struct value *jr_str(struct jrender *r, const struct value *v)
 	if (v->kind == V_UNDEFINED)
 		return value_str_nocopy(r->a, "", 0);
 	struct strbuf sb = STRBUF_INIT;
-	to_str(&sb, v);
+	if (!to_str_bounded(r, NULL, &sb, v)) /* the render fails; callers go on with "" */
+		strbuf_reset(&sb);
 	struct value *s = value_str(r->a, sb.buf ? sb.buf : "", sb.len);
 	strbuf_release(&sb);
 	return s;
@@ -1778,7 +1813,7 @@ struct value *jr_apply_filter(struct jrender *r, const struct jnode *n, const ch
 }
 
 bool jr_apply_test(struct jrender *r, const struct jnode *n, const char *name, struct value *in,
-		   struct value **args, size_t nargs, bool *ok)
+		   struct value **args, size_t nargs, const struct value *kwargs, bool *ok)
 {
 	*ok = false;
 	const struct jfunc *fn = jinja_test_find(name);
@@ -1786,8 +1821,13 @@ bool jr_apply_test(struct jrender *r, const struct jnode *n, const char *name, s
 		jr_error(r, n, -EINVAL, "No test named '%s'.", name);
 		return false;
 	}
+	/* keyword arguments (a dict with string keys), as select("divisibleby", num=3) passes */
+	size_t nkw = kwargs ? kwargs->u.map.len : 0;
+	const char **kwn = nkw ? arena_alloc(r->a, nkw * sizeof(*kwn)) : NULL;
+	for (size_t k = 0; k < nkw; k++)
+		kwn[k] = kwargs->u.map.keys[k]->u.str.s;
 	struct value *slots[6];
-	if (!bind_args(r, n, fn, slots, args, nargs, NULL, NULL, 0))
+	if (!bind_args(r, n, fn, slots, args, nargs, kwn, nkw ? kwargs->u.map.vals : NULL, nkw))
 		return false;
 	struct value *v = fn->fn(r, n, in, slots);
 	if (!v)
@@ -1967,9 +2007,11 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 			if (v->kind != V_STRING) {
 				if (v->kind == V_NATIVE) {
 					struct strbuf sb = STRBUF_INIT;
-					to_str(&sb, v);
+					bool ok = to_str_bounded(r, n, &sb, v);
 					v = value_str(r->a, sb.buf ? sb.buf : "", sb.len);
 					strbuf_release(&sb);
+					if (!ok)
+						return NULL;
 				} else {
 					v = jr_str(r, v);
 				}
@@ -2468,6 +2510,7 @@ static bool is_markup_expr(const struct jnode *e)
 
 static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 {
+	r->stmt = n;
 	switch (n->kind) {
 	case J_DATA:
 		if (r->track)
@@ -2496,7 +2539,10 @@ static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)
 				return 0;
 		}
 		struct strbuf sb = STRBUF_INIT;
-		to_str(&sb, v);
+		if (!to_str_bounded(r, n, &sb, v)) {
+			strbuf_release(&sb);
+			return -1;
+		}
 		if (f->autoescape && !is_markup_expr(n->a)) {
 			struct strbuf esc = STRBUF_INIT;
 			jinja_html_escape(&esc, sb.buf ? sb.buf : "", sb.len);

@@ -1533,6 +1533,8 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 		int64_t len = (int64_t)cp_count(s);
 		if (w <= len)
 			return s;
+		if ((uint64_t)w > jr_max_memory(r))
+			return too_big(r, n);
 		struct strbuf sb = STRBUF_INIT;
 		const char *q = s->u.str.s;
 		size_t ql = s->u.str.len;
@@ -1606,6 +1608,10 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 			if (c == '\t') {
 				if (ts > 0) {
 					int64_t sp = ts - col % ts;
+					if ((uint64_t)sp > jr_max_memory(r) - sb.len) {
+						strbuf_release(&sb);
+						return too_big(r, n);
+					}
 					for (int64_t k = 0; k < sp; k++)
 						strbuf_addc(&sb, ' ');
 					col += sp;
@@ -2795,10 +2801,11 @@ static struct value *select_impl(struct jrender *r, const struct jnode *n, struc
 	if (attr && !args[0])
 		return jr_error(r, n, -EINVAL, "selectattr requires an attribute");
 	struct value *test = args[off];
-	struct value *ta[3];
+	struct value *ta[4];
 	size_t nta = 0;
 	for (int k = off + 1; k < 5 && args[k]; k++)
 		ta[nta++] = args[k];
+	/* keyword arguments go to the test; without a test they are not looked at (args[5]) */
 	for (size_t i = 0; i < it->u.list.len; i++) {
 		struct value *item = it->u.list.items[i];
 		struct value *v = attr ? attr_get(r, n, item, args[0], NULL) : item;
@@ -2809,7 +2816,7 @@ static struct value *select_impl(struct jrender *r, const struct jnode *n, struc
 			if (test->kind != V_STRING)
 				return jr_error(r, n, -EINVAL, "test name must be a string");
 			bool ok;
-			res = jr_apply_test(r, n, test->u.str.s, v, ta, nta, &ok);
+			res = jr_apply_test(r, n, test->u.str.s, v, ta, nta, args[5], &ok);
 			if (!ok)
 				return NULL;
 		} else {
@@ -2847,9 +2854,10 @@ FN(f_batch)
 		return jr_error(r, n, -EINVAL, "batch() missing linecount");
 	if (!iterable_kind(in))
 		return poisoned(r, in);
-	int64_t cnt;
-	if (!args[0] || !need_int(r, n, args[0], &cnt, "linecount"))
-		return args[0] ? NULL : jr_error(r, n, -EINVAL, "batch() missing linecount");
+	/* jinja2 compares len(tmp) == linecount: a linecount that is no integer never matches
+	 * and everything is one batch; only filling it up needs a number */
+	bool counted = is_intlike(args[0]);
+	int64_t cnt = counted ? ival(args[0]) : -1;
 	struct value *it = jr_iterable(r, n, in);
 	if (!it)
 		return NULL;
@@ -2862,9 +2870,16 @@ FN(f_batch)
 		value_list_append(A, tmp, it->u.list.items[i]);
 	}
 	if (tmp->u.list.len) {
-		if (args[1] && args[1]->kind != V_NONE)
+		if (args[1] && args[1]->kind != V_NONE) {
+			if (!counted)
+				return jr_error(r, n, -EINVAL,
+						"'<' not supported between instances of 'int' and '%s'",
+						value_type_name(args[0]));
+			if (cnt > 0 && (uint64_t)cnt > jr_max_memory(r) / sizeof(struct value *))
+				return too_big(r, n);
 			while ((int64_t)tmp->u.list.len < cnt)
 				value_list_append(A, tmp, args[1]);
+		}
 		value_list_append(A, out, tmp);
 	}
 	return lazy(out);
@@ -2884,6 +2899,9 @@ FN(f_slice)
 		return NULL;
 	if (slices <= 0)
 		return slices == 0 ? jr_error(r, n, -EDOM, "integer division or modulo by zero") : value_list(A);
+	/* every slice is a list of its own, however short the input */
+	if ((uint64_t)slices > jr_max_memory(r) / (sizeof(struct value) + sizeof(struct value *)))
+		return too_big(r, n);
 	int64_t length = (int64_t)seq->u.list.len, per = length / slices, extra = length % slices,
 		offset = 0;
 	struct value *out = value_list(A);
@@ -4329,14 +4347,14 @@ static const struct jfunc FILTERS[] = {
 	{"pprint", f_pprint, {0}, 0, false},
 	{"xmlattr", f_xmlattr, {"autospace"}, 1, false},
 	{"qemu_guest_fs_interface", f_qemu_guest_fs_interface, {"guestfs_interface"}, 1, false},
-	{"reject", f_reject, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
-	{"rejectattr", f_rejectattr, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
+	{"reject", f_reject, {"a1", "a2", "a3", "a4", "a5"}, 5, true},
+	{"rejectattr", f_rejectattr, {"a1", "a2", "a3", "a4", "a5"}, 5, true},
 	{"replace", f_replace, {"old", "new", "count"}, 3, false},
 	{"reverse", f_reverse, {0}, 0, false},
 	{"round", f_round, {"precision", "method"}, 2, false},
 	{"safe", f_safe, {0}, 0, false},
-	{"select", f_select, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
-	{"selectattr", f_selectattr, {"a1", "a2", "a3", "a4", "a5"}, 5, false},
+	{"select", f_select, {"a1", "a2", "a3", "a4", "a5"}, 5, true},
+	{"selectattr", f_selectattr, {"a1", "a2", "a3", "a4", "a5"}, 5, true},
 	{"shlex_quote", f_shlex_quote, {0}, 0, false},
 	{"slice", f_slice, {"slices", "fill_with"}, 2, false},
 	{"sort", f_sort, {"reverse", "case_sensitive", "attribute"}, 3, false},

@@ -202,7 +202,7 @@ struct value *jr_call_value(struct jrender *r, const struct jnode *n, struct val
 struct value *jr_apply_filter(struct jrender *r, const struct jnode *n, const char *name,
 			      struct value *in, struct value **args, size_t nargs);
 bool jr_apply_test(struct jrender *r, const struct jnode *n, const char *name, struct value *in,
-		   struct value **args, size_t nargs, bool *ok);
+		   struct value **args, size_t nargs, const struct value *kwargs, bool *ok);
 bool jr_is_callable(const struct value *v);
 /* Python's str methods etc.: obj.name(args). *handled false when obj has no such method. */
 struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct value *obj,

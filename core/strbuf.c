@@ -7,7 +7,20 @@
 void strbuf_init(struct strbuf *sb)
 {
 	sb->buf = NULL;
-	sb->len = sb->cap = 0;
+	sb->len = sb->cap = sb->limit = 0;
+	sb->over = false;
+}
+
+/* whether n more bytes fit under the limit; past it, sb stays over */
+static bool room(struct strbuf *sb, size_t n)
+{
+	if (sb->over)
+		return false;
+	if (sb->limit && n > sb->limit - (sb->len < sb->limit ? sb->len : sb->limit)) {
+		sb->over = true;
+		return false;
+	}
+	return true;
 }
 
 void strbuf_release(struct strbuf *sb)
@@ -19,6 +32,7 @@ void strbuf_release(struct strbuf *sb)
 void strbuf_reset(struct strbuf *sb)
 {
 	sb->len = 0;
+	sb->over = false;
 	if (sb->buf)
 		sb->buf[0] = '\0';
 }
@@ -41,6 +55,8 @@ void strbuf_grow(struct strbuf *sb, size_t extra)
 
 void strbuf_add(struct strbuf *sb, const void *data, size_t n)
 {
+	if (!room(sb, n))
+		return;
 	strbuf_grow(sb, n);
 	if (n)
 		memcpy(sb->buf + sb->len, data, n);
@@ -55,6 +71,8 @@ void strbuf_adds(struct strbuf *sb, const char *s)
 
 void strbuf_addc(struct strbuf *sb, char c)
 {
+	if (!room(sb, 1))
+		return;
 	strbuf_grow(sb, 1);
 	sb->buf[sb->len++] = c;
 	sb->buf[sb->len] = '\0';
@@ -76,7 +94,7 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	int n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
-	if (n <= 0)
+	if (n <= 0 || !room(sb, (size_t)n))
 		return;
 	strbuf_grow(sb, (size_t)n);
 	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);

@@ -3,14 +3,19 @@
 #define LAVAFS_STRBUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct strbuf {
 	char *buf; /* always NUL-terminated when non-NULL */
 	size_t len, cap;
+	/* limit: when non-zero, an add that would pass it is dropped and sets over, and every
+	 * add after it is dropped too (a bound for text built from untrusted input) */
+	size_t limit;
+	bool over;
 };
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT {NULL, 0, 0, 0, false}
 
 void strbuf_init(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);

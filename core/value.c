@@ -445,7 +445,7 @@ void value_str_repr(struct strbuf *sb, const char *s, size_t len)
 static void repr_seq(struct strbuf *sb, const struct value *v, char open, char close)
 {
 	strbuf_addc(sb, open);
-	for (size_t i = 0; i < v->u.list.len; i++) {
+	for (size_t i = 0; i < v->u.list.len && !sb->over; i++) {
 		if (i)
 			strbuf_adds(sb, ", ");
 		value_repr(sb, v->u.list.items[i]);
@@ -480,7 +480,7 @@ void value_repr(struct strbuf *sb, const struct value *v)
 		break;
 	case V_MAP:
 		strbuf_addc(sb, '{');
-		for (size_t i = 0; i < v->u.map.len; i++) {
+		for (size_t i = 0; i < v->u.map.len && !sb->over; i++) {
 			if (i)
 				strbuf_adds(sb, ", ");
 			value_repr(sb, v->u.map.keys[i]);
@@ -506,7 +506,10 @@ void value_to_str(struct strbuf *sb, const struct value *v)
 		strbuf_adds(sb, v->u.b ? "True" : "False");
 		break;
 	case V_INT:
-		strbuf_addf(sb, "%lld", (long long)v->u.i);
+		if (v->u.i < 0)
+			strbuf_addc(sb, '-');
+		strbuf_addu(sb, v->u.i < 0 ? (unsigned long long)0 - (unsigned long long)v->u.i
+					   : (unsigned long long)v->u.i);
 		break;
 	case V_FLOAT:
 		value_float_repr(sb, v->u.f);

@@ -109,6 +109,12 @@ render join-blowup 10 'max_output|max_memory|size|limit' \
 render replace-blowup 10 'max_output|max_memory|size|limit' \
 	"{% set s = 'x' * 100000 %}{{ s | replace('x', s) | length }}"
 render indent-1e9 10 'max_output|max_memory|size|limit' "{{ 'a\nb' | indent(1000000000) }}"
+render zfill-1e12 10 'max_memory' "{{ 'x'.zfill(10**12) | length }}"
+render expandtabs-1e12 10 'max_memory' "{{ 'a\tb'.expandtabs(10**12) | length }}"
+render slice-1e12 10 'max_memory' "{{ [1] | slice(10**12) | list | length }}"
+render batch-fill-1e12 10 'max_memory' "{{ [1] | batch(10**12, 'x') | list | length }}"
+render repr-1e10 10 'max_output' "{{ [[0] * 100000] * 100000 }}"
+render str-1e10 10 'max_memory' "{{ ([[0] * 100000] * 100000) ~ '' }}"
 
 # ---- nesting depth of template expressions and blocks (the C stack must not overflow)
 deep() { $PY -c "import sys; print(sys.argv[1] * int(sys.argv[2]) + sys.argv[3] + sys.argv[4] * int(sys.argv[2]), end='')" "$@"; }
