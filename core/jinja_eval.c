@@ -1800,14 +1800,27 @@ static bool bind_args(struct jrender *r, const struct jnode *n, const struct jfu
 	return true;
 }
 
+/* keyword arguments given as a dict with string keys, for bind_args */
+static const char **kw_names(struct jrender *r, const struct value *kwargs, size_t *nkw)
+{
+	*nkw = kwargs ? kwargs->u.map.len : 0;
+	const char **kwn = *nkw ? arena_alloc(r->a, *nkw * sizeof(*kwn)) : NULL;
+	for (size_t k = 0; k < *nkw; k++)
+		kwn[k] = kwargs->u.map.keys[k]->u.str.s;
+	return kwn;
+}
+
 struct value *jr_apply_filter(struct jrender *r, const struct jnode *n, const char *name,
-			      struct value *in, struct value **args, size_t nargs)
+			      struct value *in, struct value **args, size_t nargs,
+			      const struct value *kwargs)
 {
 	const struct jfunc *fn = jinja_filter_find(name);
 	if (!fn)
 		return jr_error(r, n, -EINVAL, "No filter named '%s'.", name);
+	size_t nkw;
+	const char **kwn = kw_names(r, kwargs, &nkw);
 	struct value *slots[6];
-	if (!bind_args(r, n, fn, slots, args, nargs, NULL, NULL, 0))
+	if (!bind_args(r, n, fn, slots, args, nargs, kwn, nkw ? kwargs->u.map.vals : NULL, nkw))
 		return NULL;
 	return fn->fn(r, n, in, slots);
 }
@@ -1821,11 +1834,9 @@ bool jr_apply_test(struct jrender *r, const struct jnode *n, const char *name, s
 		jr_error(r, n, -EINVAL, "No test named '%s'.", name);
 		return false;
 	}
-	/* keyword arguments (a dict with string keys), as select("divisibleby", num=3) passes */
-	size_t nkw = kwargs ? kwargs->u.map.len : 0;
-	const char **kwn = nkw ? arena_alloc(r->a, nkw * sizeof(*kwn)) : NULL;
-	for (size_t k = 0; k < nkw; k++)
-		kwn[k] = kwargs->u.map.keys[k]->u.str.s;
+	/* keyword arguments, as select("divisibleby", num=3) passes them */
+	size_t nkw;
+	const char **kwn = kw_names(r, kwargs, &nkw);
 	struct value *slots[6];
 	if (!bind_args(r, n, fn, slots, args, nargs, kwn, nkw ? kwargs->u.map.vals : NULL, nkw))
 		return false;

@@ -2752,9 +2752,25 @@ static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct
 	struct value *out = value_list(A);
 	if (!it->u.list.len) /* jinja2 looks at its arguments only for a first item */
 		return lazy(out);
-	if (args[5]) { /* attribute= */
+	/* map(attribute=..., default=...) without a filter; else map(NAME, args..., kw=...)
+	 * with the keywords passed to the filter (args[5]: the keyword arguments) */
+	struct value *kw = args[5];
+	bool by_attribute = false;
+	for (size_t k = 0; kw && k < kw->u.map.len; k++)
+		by_attribute |= !strcmp(kw->u.map.keys[k]->u.str.s, "attribute");
+	if (!args[0] && by_attribute) {
+		struct value *attribute = NULL, *dflt = NULL;
+		for (size_t k = 0; k < kw->u.map.len; k++) {
+			const char *key = kw->u.map.keys[k]->u.str.s;
+			if (!strcmp(key, "attribute"))
+				attribute = kw->u.map.vals[k];
+			else if (!strcmp(key, "default"))
+				dflt = kw->u.map.vals[k];
+			else
+				return jr_error(r, n, -EINVAL, "Unexpected keyword argument '%s'", key);
+		}
 		for (size_t i = 0; i < it->u.list.len; i++) {
-			struct value *v = attr_get(r, n, it->u.list.items[i], args[5], args[4]);
+			struct value *v = attr_get(r, n, it->u.list.items[i], attribute, dflt);
 			if (!v)
 				return NULL;
 			value_list_append(A, out, v);
@@ -2766,12 +2782,12 @@ static struct value *f_map_impl(struct jrender *r, const struct jnode *n, struct
 	struct value *name = args[0];
 	if (name->kind != V_STRING)
 		return jr_error(r, n, -EINVAL, "map: filter name must be a string");
-	struct value *fa[3];
+	struct value *fa[4];
 	size_t nfa = 0;
-	for (int k = 1; k < 4 && args[k]; k++)
+	for (int k = 1; k < 5 && args[k]; k++)
 		fa[nfa++] = args[k];
 	for (size_t i = 0; i < it->u.list.len; i++) {
-		struct value *v = jr_apply_filter(r, n, name->u.str.s, it->u.list.items[i], fa, nfa);
+		struct value *v = jr_apply_filter(r, n, name->u.str.s, it->u.list.items[i], fa, nfa, kw);
 		if (!v)
 			return NULL;
 		value_list_append(A, out, v);
@@ -4341,7 +4357,7 @@ static const struct jfunc FILTERS[] = {
 	{"length", f_length, {0}, 0, false},
 	{"list", f_list, {0}, 0, false},
 	{"lower", f_lower, {0}, 0, false},
-	{"map", f_map, {"a1", "a2", "a3", "a4", "default", "attribute"}, 6, false},
+	{"map", f_map, {"a1", "a2", "a3", "a4", "a5"}, 5, true},
 	{"max", f_max, {"case_sensitive", "attribute"}, 2, false},
 	{"min", f_min, {"case_sensitive", "attribute"}, 2, false},
 	{"pprint", f_pprint, {0}, 0, false},

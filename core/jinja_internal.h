@@ -200,7 +200,8 @@ struct value *jr_call_value(struct jrender *r, const struct jnode *n, struct val
 			    struct value **args, size_t nargs, const char **kwn,
 			    struct value **kwv, size_t nkw);
 struct value *jr_apply_filter(struct jrender *r, const struct jnode *n, const char *name,
-			      struct value *in, struct value **args, size_t nargs);
+			      struct value *in, struct value **args, size_t nargs,
+			      const struct value *kwargs);
 bool jr_apply_test(struct jrender *r, const struct jnode *n, const char *name, struct value *in,
 		   struct value **args, size_t nargs, const struct value *kwargs, bool *ok);
 bool jr_is_callable(const struct value *v);
