@@ -378,8 +378,16 @@ static bool to_str_bounded(struct jrender *r, const struct jnode *n, struct strb
 		? r->lim->max_output + 1
 		: r->lim->max_memory;
 	size_t limit = sb->limit;
+	value_print_too_deep(); /* forget an earlier print's */
 	to_str(sb, v);
 	sb->limit = 0;
+	if (value_print_too_deep()) {
+		jr_error(r, n, -ELOOP,
+			 "maximum recursion depth exceeded while getting the repr of an object "
+			 "(nested deeper than %d)",
+			 VALUE_MAX_DEPTH);
+		return false;
+	}
 	if (sb->over && limit == r->lim->max_memory) {
 		jr_error(r, n, -ENOMEM,
 			 "the result would be larger than the render's memory limit of %zu bytes "
@@ -1027,9 +1035,23 @@ struct value *jinja_binop_add(struct jrender *r, const struct jnode *n, struct v
 	return binop(r, n, OP_ADD, a, b);
 }
 
+static int compare_at(struct jrender *r, const struct jnode *n, const struct value *a,
+		      const struct value *b, int depth);
+
 int jr_compare(struct jrender *r, const struct jnode *n, const struct value *a,
 	       const struct value *b)
 {
+	return compare_at(r, n, a, b, 0);
+}
+
+/* ordering, as Python's <: two recursive lists fail at VALUE_MAX_DEPTH (RecursionError) */
+static int compare_at(struct jrender *r, const struct jnode *n, const struct value *a,
+		      const struct value *b, int depth)
+{
+	if (depth > VALUE_MAX_DEPTH) {
+		jr_error(r, n, -ELOOP, "maximum recursion depth exceeded in comparison");
+		return 0;
+	}
 	if (a->kind == V_UNDEFINED) {
 		jr_undefined_error(r, n, a);
 		return 0;
@@ -1065,7 +1087,7 @@ int jr_compare(struct jrender *r, const struct jnode *n, const struct value *a,
 		for (size_t i = 0; i < m; i++) {
 			if (value_equal(a->u.list.items[i], b->u.list.items[i]))
 				continue;
-			return jr_compare(r, n, a->u.list.items[i], b->u.list.items[i]);
+			return compare_at(r, n, a->u.list.items[i], b->u.list.items[i], depth + 1);
 		}
 		return a->u.list.len < b->u.list.len ? -1 : a->u.list.len > b->u.list.len;
 	}
@@ -1972,10 +1994,12 @@ static struct value *eval(struct jrender *r, struct frame *f, const struct jnode
 			int op = n->ops[i];
 			switch (op) {
 			case OP_EQ:
-				res = value_equal(l, rv);
-				break;
 			case OP_NE:
-				res = !value_equal(l, rv);
+				value_compare_too_deep(); /* forget an earlier comparison's */
+				res = value_equal(l, rv) == (op == OP_EQ);
+				if (value_compare_too_deep())
+					return jr_error(r, n, -ELOOP,
+							"maximum recursion depth exceeded in comparison");
 				break;
 			case OP_IN:
 			case OP_NOTIN: {

@@ -155,10 +155,34 @@ bool value_map_remove(struct value *map, const struct value *key)
 	return true;
 }
 
+/* the containers being copied, innermost first, with their copies: a container met again
+ * (a list that holds itself) gets its copy, so the clone has the same cycle */
+struct clone_up {
+	const struct value *v;
+	struct value *copy;
+	const struct clone_up *up;
+	int depth;
+};
+
+static struct value *clone_at(struct arena *a, const struct value *v, const struct clone_up *up);
+
 struct value *value_clone(struct arena *a, const struct value *v)
 {
+	return clone_at(a, v, NULL);
+}
+
+static struct value *clone_at(struct arena *a, const struct value *v, const struct clone_up *up)
+{
+	if (v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_MAP) {
+		for (const struct clone_up *u = up; u; u = u->up)
+			if (u->v == v)
+				return u->copy;
+		if (up && up->depth >= VALUE_MAX_DEPTH) /* deeper is not kept */
+			return value_new(a, V_NONE);
+	}
 	struct value *c = value_new(a, v->kind);
 	*c = *v;
+	struct clone_up me = {v, c, up, up ? up->depth + 1 : 1};
 	switch (v->kind) {
 	case V_STRING:
 		c->u.str.s = arena_strndup(a, v->u.str.s, v->u.str.len);
@@ -177,14 +201,14 @@ struct value *value_clone(struct arena *a, const struct value *v)
 		c->u.list.items = NULL;
 		c->u.list.len = c->u.list.cap = 0;
 		for (size_t i = 0; i < v->u.list.len; i++)
-			value_list_append(a, c, value_clone(a, v->u.list.items[i]));
+			value_list_append(a, c, clone_at(a, v->u.list.items[i], &me));
 		break;
 	case V_MAP:
 		c->u.map.keys = c->u.map.vals = NULL;
 		c->u.map.len = c->u.map.cap = 0;
 		for (size_t i = 0; i < v->u.map.len; i++)
-			value_map_set(a, c, value_clone(a, v->u.map.keys[i]),
-				      value_clone(a, v->u.map.vals[i]));
+			value_map_set(a, c, clone_at(a, v->u.map.keys[i], &me),
+				      clone_at(a, v->u.map.vals[i], &me));
 		break;
 	default:
 		break;
@@ -238,8 +262,29 @@ static int64_t as_int(const struct value *v)
 	return v->kind == V_INT ? v->u.i : (int64_t)v->u.b;
 }
 
+static bool equal_at(const struct value *a, const struct value *b, int depth);
+
 bool value_equal(const struct value *a, const struct value *b)
 {
+	return equal_at(a, b, 0);
+}
+
+static _Thread_local bool compare_too_deep;
+
+bool value_compare_too_deep(void)
+{
+	bool deep = compare_too_deep;
+	compare_too_deep = false;
+	return deep;
+}
+
+/* beyond VALUE_MAX_DEPTH (two different recursive lists) the answer is no, and marked */
+static bool equal_at(const struct value *a, const struct value *b, int depth)
+{
+	if (depth > VALUE_MAX_DEPTH) {
+		compare_too_deep = true;
+		return false;
+	}
 	if (a == b)
 		return a->kind != V_FLOAT || !isnan(a->u.f);
 	if (is_number(a) && is_number(b)) {
@@ -261,7 +306,7 @@ bool value_equal(const struct value *a, const struct value *b)
 		if (a->u.list.len != b->u.list.len)
 			return false;
 		for (size_t i = 0; i < a->u.list.len; i++)
-			if (!value_equal(a->u.list.items[i], b->u.list.items[i]))
+			if (!equal_at(a->u.list.items[i], b->u.list.items[i], depth + 1))
 				return false;
 		return true;
 	case V_MAP:
@@ -269,7 +314,7 @@ bool value_equal(const struct value *a, const struct value *b)
 			return false;
 		for (size_t i = 0; i < a->u.map.len; i++) {
 			const struct value *o = value_map_get(b, a->u.map.keys[i]);
-			if (!o || !value_equal(a->u.map.vals[i], o))
+			if (!o || !equal_at(a->u.map.vals[i], o, depth + 1))
 				return false;
 		}
 		return true;
@@ -442,20 +487,66 @@ void value_str_repr(struct strbuf *sb, const char *s, size_t len)
 	strbuf_addc(sb, q);
 }
 
-static void repr_seq(struct strbuf *sb, const struct value *v, char open, char close)
+/* The containers being printed, innermost first: one met again prints as Python prints a
+ * recursive container ([...], {...}), and nesting deeper than VALUE_MAX_DEPTH stops the
+ * printing and marks this thread's print as failed (Python's RecursionError). */
+struct repr_up {
+	const struct value *v;
+	const struct repr_up *up;
+	int depth;
+};
+
+static _Thread_local bool print_too_deep;
+
+bool value_print_too_deep(void)
 {
+	bool deep = print_too_deep;
+	print_too_deep = false;
+	return deep;
+}
+
+static void repr_at(struct strbuf *sb, const struct value *v, const struct repr_up *up);
+static void str_at(struct strbuf *sb, const struct value *v, const struct repr_up *up);
+
+/* enters container v: false (with its recursion mark printed) when it is already open */
+static bool enter(struct strbuf *sb, const struct value *v, const struct repr_up *up,
+		  struct repr_up *me, const char *mark)
+{
+	for (const struct repr_up *u = up; u; u = u->up)
+		if (u->v == v) {
+			strbuf_adds(sb, mark);
+			return false;
+		}
+	me->v = v;
+	me->up = up;
+	me->depth = up ? up->depth + 1 : 1;
+	if (me->depth > VALUE_MAX_DEPTH) {
+		print_too_deep = true;
+		sb->over = true; /* stops every loop above */
+		return false;
+	}
+	return true;
+}
+
+static void repr_seq(struct strbuf *sb, const struct value *v, char open, char close,
+		     const struct repr_up *up)
+{
+	struct repr_up me;
+	const char *mark = v->kind == V_TUPLE ? "(...)" : "[...]";
+	if (!enter(sb, v, up, &me, mark))
+		return;
 	strbuf_addc(sb, open);
 	for (size_t i = 0; i < v->u.list.len && !sb->over; i++) {
 		if (i)
 			strbuf_adds(sb, ", ");
-		value_repr(sb, v->u.list.items[i]);
+		repr_at(sb, v->u.list.items[i], &me);
 	}
 	if (v->kind == V_TUPLE && v->u.list.len == 1)
 		strbuf_addc(sb, ',');
 	strbuf_addc(sb, close);
 }
 
-void value_repr(struct strbuf *sb, const struct value *v)
+static void repr_at(struct strbuf *sb, const struct value *v, const struct repr_up *up)
 {
 	switch (v->kind) {
 	case V_STRING:
@@ -469,32 +560,36 @@ void value_repr(struct strbuf *sb, const struct value *v)
 			static const char *const view[] = {"dict_keys(", "dict_values(",
 							   "dict_items("};
 			strbuf_adds(sb, view[VALUE_DICT_KEYS - v->line]);
-			repr_seq(sb, v, '[', ']');
+			repr_seq(sb, v, '[', ']', up);
 			strbuf_addc(sb, ')');
 			break;
 		}
-		repr_seq(sb, v, '[', ']');
+		repr_seq(sb, v, '[', ']', up);
 		break;
 	case V_TUPLE:
-		repr_seq(sb, v, '(', ')');
+		repr_seq(sb, v, '(', ')', up);
 		break;
-	case V_MAP:
+	case V_MAP: {
+		struct repr_up me;
+		if (!enter(sb, v, up, &me, "{...}"))
+			break;
 		strbuf_addc(sb, '{');
 		for (size_t i = 0; i < v->u.map.len && !sb->over; i++) {
 			if (i)
 				strbuf_adds(sb, ", ");
-			value_repr(sb, v->u.map.keys[i]);
+			repr_at(sb, v->u.map.keys[i], &me);
 			strbuf_adds(sb, ": ");
-			value_repr(sb, v->u.map.vals[i]);
+			repr_at(sb, v->u.map.vals[i], &me);
 		}
 		strbuf_addc(sb, '}');
 		break;
+	}
 	default:
-		value_to_str(sb, v);
+		str_at(sb, v, up);
 	}
 }
 
-void value_to_str(struct strbuf *sb, const struct value *v)
+static void str_at(struct strbuf *sb, const struct value *v, const struct repr_up *up)
 {
 	switch (v->kind) {
 	case V_UNDEFINED:
@@ -520,7 +615,7 @@ void value_to_str(struct strbuf *sb, const struct value *v)
 	case V_NATIVE:
 		if (v->u.native.repr == VALUE_REPR_WRAP) {
 			strbuf_addf(sb, "<%s ", value_type_name(v));
-			value_repr(sb, v->u.native.ptr);
+			repr_at(sb, v->u.native.ptr, up);
 			strbuf_addc(sb, '>');
 		} else if (v->u.native.repr) {
 			strbuf_adds(sb, v->u.native.repr);
@@ -529,6 +624,16 @@ void value_to_str(struct strbuf *sb, const struct value *v)
 		}
 		break;
 	default:
-		value_repr(sb, v);
+		repr_at(sb, v, up);
 	}
+}
+
+void value_repr(struct strbuf *sb, const struct value *v)
+{
+	repr_at(sb, v, NULL);
+}
+
+void value_to_str(struct strbuf *sb, const struct value *v)
+{
+	str_at(sb, v, NULL);
 }

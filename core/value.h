@@ -62,6 +62,14 @@ struct value {
 #define VALUE_DICT_VALUES (-9)
 #define VALUE_DICT_ITEMS (-10)
 
+/* How deep printing and comparing go into nested lists and dicts: Python's recursion
+ * limit, roughly. value_print_too_deep() says (and forgets) whether this thread's last
+ * value_repr/value_to_str stopped there. */
+#define VALUE_MAX_DEPTH 900
+bool value_print_too_deep(void);
+/* whether this thread's last value_equal gave up at VALUE_MAX_DEPTH (and forgets it) */
+bool value_compare_too_deep(void);
+
 /* a native object whose ptr is a value it shows, as a jinja2 namespace does */
 extern const char VALUE_REPR_WRAP[];
 

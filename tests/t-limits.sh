@@ -116,6 +116,14 @@ render batch-fill-1e12 10 'max_memory' "{{ [1] | batch(10**12, 'x') | list | len
 render repr-1e10 10 'max_output' "{{ [[0] * 100000] * 100000 }}"
 render str-1e10 10 'max_memory' "{{ ([[0] * 100000] * 100000) ~ '' }}"
 
+# ---- values that hold themselves or nest deeply (printing, comparing and keeping them)
+printf "{%% extends 'qemu.jinja2' %%}{%% set l = [] %%}{%% set x = l.append(l) %%}" >tpl/cyclic.jinja2
+expect cyclic-toplevel 10 'arch' compose -t tpl tpl/cyclic.jinja2
+render nested-5000 10 'recursion depth' \
+	"{% set ns = namespace(l=[]) %}{% for i in range(5000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}"
+render cyclic-compare 10 'recursion depth' \
+	"{% set a = [] %}{% set b = [] %}{% set x = a.append(a) %}{% set y = b.append(b) %}{{ a < b }}"
+
 # ---- nesting depth of template expressions and blocks (the C stack must not overflow)
 deep() { $PY -c "import sys; print(sys.argv[1] * int(sys.argv[2]) + sys.argv[3] + sys.argv[4] * int(sys.argv[2]), end='')" "$@"; }
 render parens-100k 10 'nest|deep|depth' "{{ $(deep '(' 100000 1 ')') }}"
