@@ -33,6 +33,12 @@ static bool is_lazy(const struct value *v)
 	return v->kind == V_LIST && (v->line == LAZY_MARK || v->line == -7);
 }
 
+/* Python's truth, where a generator is always true */
+static bool truthy(const struct value *v)
+{
+	return is_lazy(v) || value_truthy(v);
+}
+
 /* The input of a generator filter: jinja2 only iterates it when the result is consumed, so a
  * value that cannot be iterated gives a generator that fails then (mark -7, the value kept
  * for the message). Returns NULL with *poison set in that case. */
@@ -70,7 +76,7 @@ static int64_t ival(const struct value *v)
 
 static bool arg_true(struct value *v, bool dflt)
 {
-	return v ? value_truthy(v) : dflt;
+	return v ? truthy(v) : dflt;
 }
 
 static struct value *need_str(struct jrender *r, struct value *v)
@@ -2008,7 +2014,7 @@ static struct value *list_of(struct jrender *r, const struct jnode *n, struct va
 FN(f_default)
 {
 	struct value *dv = args[0] ? args[0] : value_str(A, "", 0);
-	if (in->kind == V_UNDEFINED || (arg_true(args[1], false) && !value_truthy(in)))
+	if (in->kind == V_UNDEFINED || (arg_true(args[1], false) && !truthy(in)))
 		return dv;
 	return in;
 }
@@ -2836,7 +2842,7 @@ static struct value *select_impl(struct jrender *r, const struct jnode *n, struc
 			if (!ok)
 				return NULL;
 		} else {
-			res = value_truthy(v);
+			res = truthy(v);
 		}
 		if (res == want)
 			value_list_append(A, out, item);
@@ -3945,11 +3951,11 @@ void jinja_shlex_quote(struct strbuf *sb, const char *s, size_t len)
 
 FN(f_shlex_quote)
 {
-	if (in->kind == V_UNDEFINED || (!value_truthy(in) && in->kind != V_STRING))
+	if (in->kind == V_UNDEFINED || (!truthy(in) && in->kind != V_STRING))
 		return value_cstr(A, "''");
 	if (in->kind != V_STRING)
 		return jr_error(r, n, -EINVAL, "expected string or bytes-like object, got '%s'",
-				value_type_name(in));
+				is_lazy(in) ? "generator" : value_type_name(in));
 	struct strbuf sb = STRBUF_INIT;
 	jinja_shlex_quote(&sb, in->u.str.s, in->u.str.len);
 	return sval(r, &sb);
