@@ -848,6 +848,9 @@ static struct value *seq_repeat(struct jrender *r, const struct jnode *n, const 
 {
 	if (times < 0)
 		times = 0;
+	/* an empty sequence repeated stays empty: no loop ([] * 10**11 spun for minutes) */
+	if (s->kind == V_STRING ? !s->u.str.len : !s->u.list.len)
+		times = 0;
 	if (s->kind == V_STRING) {
 		if (s->u.str.len && (uint64_t)times > r->lim->max_output / s->u.str.len)
 			return jr_error(r, n, -EFBIG, "string repetition exceeds max_output");

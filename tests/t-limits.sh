@@ -114,6 +114,7 @@ render expandtabs-1e12 10 'max_memory' "{{ 'a\tb'.expandtabs(10**12) | length }}
 render slice-1e12 10 'max_memory' "{{ [1] | slice(10**12) | list | length }}"
 render batch-fill-1e12 10 'max_memory' "{{ [1] | batch(10**12, 'x') | list | length }}"
 render repr-1e10 10 'max_output' "{{ [[0] * 100000] * 100000 }}"
+render empty-repeat-1e11 10 'max_output' "{{ ([] * 111111111111) ~ ('' * 10**12) ~ ('x' * 10**12) }}"
 render str-1e10 10 'max_memory' "{{ ([[0] * 100000] * 100000) ~ '' }}"
 
 # ---- values that hold themselves or nest deeply (printing, comparing and keeping them)
