@@ -1063,21 +1063,9 @@ static int compare_at(struct jrender *r, const struct jnode *n, const struct val
 		jr_undefined_error(r, n, b);
 		return 0;
 	}
-	if (is_num(a) && is_num(b)) {
-		if (a->kind != V_FLOAT && b->kind != V_FLOAT) {
-			int64_t x = num_i(a), y = num_i(b);
-			return x < y ? -1 : x > y;
-		}
-		double x = num_d(a), y = num_d(b);
-		return x < y ? -1 : x > y;
-	}
-	if (a->kind == V_STRING && b->kind == V_STRING) {
-		size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
-		int c = memcmp(a->u.str.s, b->u.str.s, m);
-		if (c)
-			return c < 0 ? -1 : 1;
-		return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
-	}
+	int c;
+	if (value_order_scalar(a, b, &c))
+		return c;
 	if ((a->kind == V_LIST || a->kind == V_TUPLE) && a->kind == b->kind &&
 	    (lazy_kind(a) || lazy_kind(b))) { /* ranges and generators have no order */
 		jr_error(r, n, -EINVAL, "'<' not supported between instances of '%s' and '%s'",
@@ -2535,15 +2523,17 @@ static struct value *make_module(struct jrender *r, struct frame *f, const struc
 	return native(r, NT_MODULE, exports, "module");
 }
 
+/* The filters whose result jinja2 marks safe (Markup) whatever the autoescape setting. */
+bool jr_markup_filter(const char *name)
+{
+	return !strcmp(name, "safe") || !strcmp(name, "e") || !strcmp(name, "escape") ||
+	       !strcmp(name, "forceescape") || !strcmp(name, "tojson");
+}
+
 /* Values jinja2 marks safe (Markup): escaping them again would double-escape. */
 static bool is_markup_expr(const struct jnode *e)
 {
-	if (e->kind == J_CALL)
-		return true;
-	if (e->kind == J_FILTER)
-		return !strcmp(e->str, "safe") || !strcmp(e->str, "e") || !strcmp(e->str, "escape") ||
-		       !strcmp(e->str, "forceescape") || !strcmp(e->str, "tojson");
-	return false;
+	return e->kind == J_CALL || (e->kind == J_FILTER && jr_markup_filter(e->str));
 }
 
 static int exec_stmt(struct jrender *r, struct frame *f, const struct jnode *n)

@@ -202,6 +202,7 @@ struct value *jr_call_value(struct jrender *r, const struct jnode *n, struct val
 struct value *jr_apply_filter(struct jrender *r, const struct jnode *n, const char *name,
 			      struct value *in, struct value **args, size_t nargs,
 			      const struct value *kwargs);
+bool jr_markup_filter(const char *name);
 bool jr_apply_test(struct jrender *r, const struct jnode *n, const char *name, struct value *in,
 		   struct value **args, size_t nargs, const struct value *kwargs, bool *ok);
 bool jr_is_callable(const struct value *v);

@@ -262,6 +262,28 @@ static int64_t as_int(const struct value *v)
 	return v->kind == V_INT ? v->u.i : (int64_t)v->u.b;
 }
 
+bool value_order_scalar(const struct value *a, const struct value *b, int *cmp)
+{
+	if (is_number(a) && is_number(b)) {
+		if (a->kind != V_FLOAT && b->kind != V_FLOAT) {
+			int64_t x = as_int(a), y = as_int(b);
+			*cmp = x < y ? -1 : x > y;
+		} else {
+			double x = as_double(a), y = as_double(b);
+			*cmp = x < y ? -1 : x > y;
+		}
+		return true;
+	}
+	if (a->kind == V_STRING && b->kind == V_STRING) {
+		size_t m = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
+		int c = memcmp(a->u.str.s, b->u.str.s, m);
+		*cmp = c ? (c < 0 ? -1 : 1)
+			 : a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
+		return true;
+	}
+	return false;
+}
+
 static bool equal_at(const struct value *a, const struct value *b, int depth);
 
 bool value_equal(const struct value *a, const struct value *b)

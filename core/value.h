@@ -69,6 +69,9 @@ struct value {
 bool value_print_too_deep(void);
 /* whether this thread's last value_equal gave up at VALUE_MAX_DEPTH (and forgets it) */
 bool value_compare_too_deep(void);
+/* Python's order of two numbers (bool, int, float) or two strings (by code point, which is
+ * byte order in UTF-8): -1, 0 or 1 in *cmp; false for any other pair */
+bool value_order_scalar(const struct value *a, const struct value *b, int *cmp);
 
 /* a native object whose ptr is a value it shows, as a jinja2 namespace does */
 extern const char VALUE_REPR_WRAP[];
