@@ -1378,6 +1378,8 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 	if (!strcmp(m, "splitlines"))
 		return splitlines(r, s, a0 && value_truthy(a0));
 	if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
+		if (!a0)
+			return jr_error(r, n, -EINVAL, "%s() takes at least 1 argument", m);
 		size_t b, e;
 		str_range(r, s, args, nargs, 1, &b, &e);
 		struct value *single[1] = {a0};
@@ -1410,6 +1412,8 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 		return str_replace(r, n, s, a0, a1, cnt);
 	}
 	if (!strcmp(m, "join")) {
+		if (!a0)
+			return jr_error(r, n, -EINVAL, "join() takes exactly one argument");
 		struct value *it = jr_iterable(r, n, a0);
 		if (!it)
 			return NULL;
@@ -1516,8 +1520,8 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 	}
 	if (!strcmp(m, "center") || !strcmp(m, "ljust") || !strcmp(m, "rjust")) {
 		int64_t w;
-		if (!need_int(r, n, a0, &w, "width"))
-			return NULL;
+		if (!a0 || !need_int(r, n, a0, &w, "width"))
+			return a0 ? NULL : jr_error(r, n, -EINVAL, "%s() takes at least 1 argument", m);
 		const char *fill = " ";
 		size_t fl = 1;
 		if (a1) {
@@ -1530,8 +1534,8 @@ static struct value *str_method(struct jrender *r, const struct jnode *n, struct
 	}
 	if (!strcmp(m, "zfill")) {
 		int64_t w;
-		if (!need_int(r, n, a0, &w, "width"))
-			return NULL;
+		if (!a0 || !need_int(r, n, a0, &w, "width"))
+			return a0 ? NULL : jr_error(r, n, -EINVAL, "zfill() takes exactly one argument");
 		int64_t len = (int64_t)cp_count(s);
 		if (w <= len)
 			return s;
@@ -1763,6 +1767,8 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 		return str_method(r, n, obj, m, args, nargs, kwn, kwv, nkw);
 	if (obj->kind == V_MAP) {
 		if (!strcmp(m, "items") || !strcmp(m, "keys") || !strcmp(m, "values")) {
+			if (nargs)
+				return jr_error(r, n, -EINVAL, "%s() takes no arguments", m);
 			struct value *l = value_list(A);
 			for (size_t i = 0; i < obj->u.map.len; i++)
 				value_list_append(A, l, m[0] == 'i' ? tuple2(r, obj->u.map.keys[i], obj->u.map.vals[i])
@@ -1773,6 +1779,8 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 			return l;
 		}
 		if (!strcmp(m, "get") || !strcmp(m, "pop") || !strcmp(m, "setdefault")) {
+			if (nargs < 1 || nargs > 2)
+				return jr_error(r, n, -EINVAL, "%s expected 1 or 2 arguments, got %zu", m, nargs);
 			if (args[0]->kind == V_LIST || args[0]->kind == V_MAP)
 				return jr_error(r, n, -EINVAL, "unhashable type: '%s'", value_type_name(args[0]));
 			struct value *v = value_map_get(obj, args[0]);
@@ -1856,10 +1864,14 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 			return c;
 		}
 		if (!strcmp(m, "append")) {
+			if (nargs != 1)
+				return jr_error(r, n, -EINVAL, "append() takes exactly one argument");
 			value_list_append(A, obj, args[0]);
 			return value_none(A);
 		}
 		if (!strcmp(m, "extend")) {
+			if (nargs != 1)
+				return jr_error(r, n, -EINVAL, "extend() takes exactly one argument");
 			struct value *it = jr_iterable(r, n, args[0]);
 			if (!it)
 				return NULL;
@@ -1870,8 +1882,8 @@ struct value *jr_call_method(struct jrender *r, const struct jnode *n, struct va
 		}
 		if (!strcmp(m, "insert")) {
 			int64_t idx;
-			if (!need_int(r, n, args[0], &idx, "index"))
-				return NULL;
+			if (nargs != 2 || !need_int(r, n, args[0], &idx, "index"))
+				return r && jr_failed(r) ? NULL : jr_error(r, n, -EINVAL, "insert expected 2 arguments");
 			int64_t len = (int64_t)obj->u.list.len;
 			if (idx < 0)
 				idx += len;
