@@ -80,11 +80,21 @@ lf_umount() {
 	[ "$rc" -eq 0 ] || fail "lavafs exited with status $rc after unmount"
 }
 
-# lf_kill9: the daemon dies on the spot; the kernel mount is left dead and cleared.
+# lf_kill9 [PID...]: the daemon dies on the spot; the kernel mount is left dead and cleared.
+# The PIDs (writer loops) are stopped with their children after the daemon dies and before
+# the mount is cleared: once cleared, MNT is the bare mountpoint directory, and a writer still
+# running would create MNT/env.yaml there and take that write for one the daemon acknowledged.
 lf_kill9() {
+	local p
 	kill -9 "$LF_PID"
 	wait "$LF_PID" 2>/dev/null
 	LF_PID=
+	for p in "$@"; do
+		kill -STOP "$p" 2>/dev/null # forks no more children while they are killed
+		pkill -9 -P "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
 	LF_MOUNTED=
 }

@@ -31,9 +31,7 @@ for round in 1 2 3; do
 	) &
 	wpid=$!
 	sleep 0.$((RANDOM % 7 + 2))
-	lf_kill9
-	kill "$wpid" 2>/dev/null
-	wait "$wpid" 2>/dev/null
+	lf_kill9 "$wpid"
 
 	# the store itself, before any daemon looks at it
 	c=$STORE/devices/qemu01/context
