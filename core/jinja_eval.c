@@ -709,8 +709,6 @@ static size_t fmt_int(char *buf, int64_t i)
 	return k;
 }
 
-static void to_str(struct strbuf *sb, const struct value *v);
-
 struct value *jr_str(struct jrender *r, const struct value *v)
 {
 	if (v->kind == V_STRING)

@@ -155,34 +155,48 @@ bool value_map_remove(struct value *map, const struct value *key)
 	return true;
 }
 
-/* the containers being copied, innermost first, with their copies: a container met again
- * (a list that holds itself) gets its copy, so the clone has the same cycle */
-struct clone_up {
+/* The containers a clone or a print is inside, innermost first (with their copies, when
+ * cloning): a container met again is a value that holds itself. */
+struct value_up {
 	const struct value *v;
 	struct value *copy;
-	const struct clone_up *up;
+	const struct value_up *up;
 	int depth;
 };
 
-static struct value *clone_at(struct arena *a, const struct value *v, const struct clone_up *up);
+static const struct value_up *up_find(const struct value_up *up, const struct value *v)
+{
+	for (; up; up = up->up)
+		if (up->v == v)
+			return up;
+	return NULL;
+}
+
+static int up_depth(const struct value_up *up)
+{
+	return up ? up->depth : 0;
+}
+
+static struct value *clone_at(struct arena *a, const struct value *v, const struct value_up *up);
 
 struct value *value_clone(struct arena *a, const struct value *v)
 {
 	return clone_at(a, v, NULL);
 }
 
-static struct value *clone_at(struct arena *a, const struct value *v, const struct clone_up *up)
+/* a container met again (a list that holds itself) gets its copy: the clone has the cycle */
+static struct value *clone_at(struct arena *a, const struct value *v, const struct value_up *up)
 {
 	if (v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_MAP) {
-		for (const struct clone_up *u = up; u; u = u->up)
-			if (u->v == v)
-				return u->copy;
-		if (up && up->depth >= VALUE_MAX_DEPTH) /* deeper is not kept */
+		const struct value_up *seen = up_find(up, v);
+		if (seen)
+			return seen->copy;
+		if (up_depth(up) >= VALUE_MAX_DEPTH) /* deeper is not kept */
 			return value_new(a, V_NONE);
 	}
 	struct value *c = value_new(a, v->kind);
 	*c = *v;
-	struct clone_up me = {v, c, up, up ? up->depth + 1 : 1};
+	struct value_up me = {v, c, up, up_depth(up) + 1};
 	switch (v->kind) {
 	case V_STRING:
 		c->u.str.s = arena_strndup(a, v->u.str.s, v->u.str.len);
@@ -509,15 +523,9 @@ void value_str_repr(struct strbuf *sb, const char *s, size_t len)
 	strbuf_addc(sb, q);
 }
 
-/* The containers being printed, innermost first: one met again prints as Python prints a
- * recursive container ([...], {...}), and nesting deeper than VALUE_MAX_DEPTH stops the
- * printing and marks this thread's print as failed (Python's RecursionError). */
-struct repr_up {
-	const struct value *v;
-	const struct repr_up *up;
-	int depth;
-};
-
+/* Printing: a container met again prints as Python prints a recursive container ([...],
+ * {...}), and nesting deeper than VALUE_MAX_DEPTH stops the printing and marks this thread's
+ * print as failed (Python's RecursionError). */
 static _Thread_local bool print_too_deep;
 
 bool value_print_too_deep(void)
@@ -527,21 +535,18 @@ bool value_print_too_deep(void)
 	return deep;
 }
 
-static void repr_at(struct strbuf *sb, const struct value *v, const struct repr_up *up);
-static void str_at(struct strbuf *sb, const struct value *v, const struct repr_up *up);
+static void repr_at(struct strbuf *sb, const struct value *v, const struct value_up *up);
+static void str_at(struct strbuf *sb, const struct value *v, const struct value_up *up);
 
 /* enters container v: false (with its recursion mark printed) when it is already open */
-static bool enter(struct strbuf *sb, const struct value *v, const struct repr_up *up,
-		  struct repr_up *me, const char *mark)
+static bool enter(struct strbuf *sb, const struct value *v, const struct value_up *up,
+		  struct value_up *me, const char *mark)
 {
-	for (const struct repr_up *u = up; u; u = u->up)
-		if (u->v == v) {
-			strbuf_adds(sb, mark);
-			return false;
-		}
-	me->v = v;
-	me->up = up;
-	me->depth = up ? up->depth + 1 : 1;
+	if (up_find(up, v)) {
+		strbuf_adds(sb, mark);
+		return false;
+	}
+	*me = (struct value_up){v, NULL, up, up_depth(up) + 1};
 	if (me->depth > VALUE_MAX_DEPTH) {
 		print_too_deep = true;
 		sb->over = true; /* stops every loop above */
@@ -551,9 +556,9 @@ static bool enter(struct strbuf *sb, const struct value *v, const struct repr_up
 }
 
 static void repr_seq(struct strbuf *sb, const struct value *v, char open, char close,
-		     const struct repr_up *up)
+		     const struct value_up *up)
 {
-	struct repr_up me;
+	struct value_up me;
 	const char *mark = v->kind == V_TUPLE ? "(...)" : "[...]";
 	if (!enter(sb, v, up, &me, mark))
 		return;
@@ -568,7 +573,7 @@ static void repr_seq(struct strbuf *sb, const struct value *v, char open, char c
 	strbuf_addc(sb, close);
 }
 
-static void repr_at(struct strbuf *sb, const struct value *v, const struct repr_up *up)
+static void repr_at(struct strbuf *sb, const struct value *v, const struct value_up *up)
 {
 	switch (v->kind) {
 	case V_STRING:
@@ -592,7 +597,7 @@ static void repr_at(struct strbuf *sb, const struct value *v, const struct repr_
 		repr_seq(sb, v, '(', ')', up);
 		break;
 	case V_MAP: {
-		struct repr_up me;
+		struct value_up me;
 		if (!enter(sb, v, up, &me, "{...}"))
 			break;
 		strbuf_addc(sb, '{');
@@ -611,7 +616,7 @@ static void repr_at(struct strbuf *sb, const struct value *v, const struct repr_
 	}
 }
 
-static void str_at(struct strbuf *sb, const struct value *v, const struct repr_up *up)
+static void str_at(struct strbuf *sb, const struct value *v, const struct value_up *up)
 {
 	switch (v->kind) {
 	case V_UNDEFINED:

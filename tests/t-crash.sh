@@ -124,7 +124,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	wpid=$!
 	sleep "$((RANDOM % 3)).$((RANDOM % 10))"
 	lf_kill9 "$wpid"
-	[ -z "$(ls -A "$MNT")" ] || fail "round $((rounds)): a write reached the bare mountpoint after the crash: $(ls -A "$MNT")"
+	[ -z "$(ls -A "$MNT")" ] || fail "round $rounds: a write reached the bare mountpoint after the crash: $(ls -A "$MNT")"
 	# the seq written last may not be logged yet: no file may hold a higher one
 	check_all "$STORE"
 	lf_mount
